@@ -1,0 +1,281 @@
+"""The ``drift-tracking`` command line: thin click commands over the library.
+
+Exit codes scripts can rely on: 0 success (whatever the tier, unless ``--fail-on``),
+1 the ``--fail-on`` tier was reached, 2 usage or input error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from drift_tracking.errors import DriftTrackingError
+
+TIER_COLOURS = {"ok": "green", "review": "yellow", "critical": "red"}
+
+
+class _Group(click.Group):
+    """Turns library errors into one-line messages with exit code 2, like click's usage errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DriftTrackingError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="drift-tracking")
+def main() -> None:
+    """Detect when a deployed LLM's traffic or answer quality drifts from a good baseline.
+
+    \b
+    Typical use:
+      drift-tracking baseline build good_period.jsonl --text-column prompt --out baseline/
+      drift-tracking check last_week.jsonl --baseline baseline/ --text-column prompt
+    Try `drift-tracking demo` first: it runs the whole flow on generated data.
+    """
+
+
+# -- shared options ------------------------------------------------------------------
+def _model_options(func: Any) -> Any:
+    func = click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where to embed: auto uses a CUDA GPU (fp16) when present.",
+    )(func)
+    func = click.option(
+        "--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Texts per forward pass."
+    )(func)
+    return func
+
+
+def _data_options(func: Any) -> Any:
+    func = click.option(
+        "--response-column", default=None, help="Column holding the model's responses (optional)."
+    )(func)
+    func = click.option(
+        "--text-column",
+        default="prompt",
+        show_default=True,
+        help="Column holding the prompts; use 'messages' for OpenAI-style chat logs.",
+    )(func)
+    return func
+
+
+def _embedder(model: str | None, device: str, batch_size: int) -> Any:
+    from drift_tracking.embedding import Embedder
+
+    return Embedder(model, device=device, batch_size=batch_size)
+
+
+def _load(data: str, text_column: str, response_column: str | None) -> Any:
+    from drift_tracking.data import load_texts
+
+    texts = load_texts(data, text_column=text_column, response_column=response_column)
+    if texts.n_invalid:
+        summary = texts.invalid_summary()
+        click.echo(f"Skipped {texts.n_invalid} invalid row(s) in {data}: {json.dumps(summary)}", err=True)
+    return texts
+
+
+# -- baseline ------------------------------------------------------------------------
+@main.group()
+def baseline() -> None:
+    """Build and inspect baselines (the reference a window is compared to)."""
+
+
+@baseline.command("build")
+@click.argument("data", type=click.Path(dir_okay=False))
+@_data_options
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write.")
+@click.option("--clusters", type=click.IntRange(min=2), default=None, help="K-means clusters [default: sqrt(n)/3].")
+@click.option("--model", default=None, help="sentence-transformers model name or path [default: bundled MiniLM].")
+@_model_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+def baseline_build(
+    data: str,
+    text_column: str,
+    response_column: str | None,
+    out: str,
+    clusters: int | None,
+    model: str | None,
+    device: str,
+    batch_size: int,
+    seed: int,
+    force: bool,
+) -> None:
+    """Embed DATA (.jsonl, .csv, .parquet) and save a checksummed baseline to --out."""
+    from drift_tracking.baseline import Baseline
+
+    texts = _load(data, text_column, response_column)
+    embedder = _embedder(model, device, batch_size)
+    click.echo(f"Embedding {len(texts)} prompts with {embedder.model_name} ...", err=True)
+    built = Baseline.build(
+        texts.prompts,
+        responses=texts.responses,
+        ids=texts.ids,
+        embedder=embedder,
+        n_clusters=clusters,
+        seed=seed,
+        source=str(data),
+    )
+    path = built.save(out, overwrite=force)
+    click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts.n_clusters} clusters) to {path}")
+
+
+@baseline.command("show")
+@click.argument("uri")
+def baseline_show(uri: str) -> None:
+    """Verify a baseline's checksums and print its manifest."""
+    from drift_tracking.baseline import Baseline
+
+    loaded = Baseline.load(uri)
+    click.echo(json.dumps({**loaded.describe(), "model": loaded.identity.to_dict()}, indent=2))
+
+
+# -- check ---------------------------------------------------------------------------
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--baseline", "baseline_uri", required=True, help="Baseline directory.")
+@_data_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON report here.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["review", "critical"]),
+    default=None,
+    help="Exit 1 when the tier reaches this level (for CI and cron).",
+)
+@click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+@_model_options
+def check(
+    data: str,
+    baseline_uri: str,
+    text_column: str,
+    response_column: str | None,
+    fmt: str,
+    out: str | None,
+    fail_on: str | None,
+    model: str | None,
+    device: str,
+    batch_size: int,
+) -> None:
+    """Compare the production window in DATA to a baseline and print the decision."""
+    from drift_tracking.baseline import Baseline
+    from drift_tracking.comparison import compare
+    from drift_tracking.report import TIER_LEVEL
+
+    loaded = Baseline.load(baseline_uri)
+    texts = _load(data, text_column, response_column)
+    embedder = _embedder(model or _baseline_model(loaded), device, batch_size)
+    report = compare(loaded, texts, embedder=embedder)
+    if out:
+        Path(out).write_text(report.to_json())
+    if fmt == "json":
+        click.echo(report.to_json())
+    else:
+        click.echo(format_report(report))
+    if fail_on and TIER_LEVEL[report.tier] >= TIER_LEVEL[fail_on]:
+        sys.exit(1)
+
+
+def _baseline_model(loaded: Any) -> str | None:
+    from drift_tracking.embedding import DEFAULT_MODEL
+
+    return None if loaded.identity.name == DEFAULT_MODEL else loaded.identity.name
+
+
+def format_report(report: Any) -> str:
+    """A terminal summary: the decision first, then the numbers behind it."""
+    tier = click.style(report.tier.upper(), fg=TIER_COLOURS[report.tier], bold=True)
+    m = report.metrics
+    lines = [
+        f"Drift tier: {tier}   (kind: {report.drift_kind}, {report.n_samples} window vs {report.n_baseline} baseline)",
+        *[f"  - {r}" for r in report.tier_reasons],
+        "",
+        "Metrics (prompts)" + ("   | responses" if report.response_metrics else ""),
+    ]
+    for name, value in m.items():
+        row = f"  {name:<22} {_fmt(value):>10}"
+        if report.response_metrics:
+            row += f"   | {_fmt(report.response_metrics.get(name)):>10}"
+        lines.append(row)
+    lines.append(f"Thresholds: {report.thresholds.get('source', '?')}")
+    if report.novel_clusters:
+        lines.append("")
+        lines.append("Novel clusters (no baseline neighbours):")
+        for c in report.novel_clusters[:5]:
+            example = c["examples"][0] if c.get("examples") else ""
+            lines.append(f"  #{c['id']:<3} {c['share']:>6.1%}  e.g. {example[:90]!r}")
+    if report.retrain_recommended:
+        lines.append(click.style(f"Retraining recommended: {report.retrain_reason}", bold=True))
+    for w in report.warnings:
+        lines.append(click.style(f"warning: {w}", fg="yellow"))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+# -- demo ----------------------------------------------------------------------------
+@main.command()
+@click.option(
+    "--dir", "workdir", type=click.Path(file_okay=False), default="drift-demo", show_default=True,
+    help="Where the demo writes its data, baseline and reports.",
+)
+@click.option("--n-baseline", type=click.IntRange(min=200), default=3000, show_default=True)
+@click.option("--n-window", type=click.IntRange(min=100), default=1000, show_default=True)
+@click.option("--novel-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
+              help="Share of the drifted window's prompts from topics absent from the baseline.")
+@_model_options
+def demo(workdir: str, n_baseline: int, n_window: int, novel_share: float, device: str, batch_size: int) -> None:
+    """Run the whole flow on generated support-bot traffic: baseline, a healthy and a drifted window."""
+    from drift_tracking import samples
+    from drift_tracking.baseline import Baseline
+    from drift_tracking.comparison import compare
+    from drift_tracking.data import load_texts
+
+    root = Path(workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "baseline": root / "baseline_period.jsonl",
+        "healthy": root / "window_healthy.jsonl",
+        "drifted": root / "window_drifted.jsonl",
+    }
+    samples.write(samples.generate(n_baseline, seed=1), paths["baseline"])
+    samples.write(samples.generate(n_window, seed=2, start="2026-02-01T00:00:00Z"), paths["healthy"])
+    samples.write(
+        samples.generate(n_window, seed=3, novel_share=novel_share, start="2026-02-08T00:00:00Z"), paths["drifted"]
+    )
+    click.echo(f"Generated {n_baseline} baseline and 2 x {n_window} window samples in {root}/")
+    embedder = _embedder(None, device, batch_size)
+    data = load_texts(paths["baseline"], text_column="prompt", response_column="response")
+    click.echo(f"Building the baseline (embedding {len(data)} prompts and responses on {embedder.device}) ...")
+    built = Baseline.build(data.prompts, responses=data.responses, ids=data.ids, embedder=embedder, source=str(paths["baseline"]))
+    built.save(root / "baseline", overwrite=True)
+    click.echo(f"Saved baseline {built.version} to {root / 'baseline'}\n")
+    for name in ("healthy", "drifted"):
+        window = load_texts(paths[name], text_column="prompt", response_column="response")
+        report = compare(built, window, embedder=embedder, window_info={"name": name})
+        report_path = root / f"report_{name}.json"
+        report_path.write_text(report.to_json())
+        click.echo(click.style(f"== {name} window ({paths[name].name})", bold=True))
+        click.echo(format_report(report))
+        click.echo(f"Report written to {report_path}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real bundled model, generated traffic, and tracking files kept in tmp.
+
+The environment is set before anything imports MLflow or wandb, so no test can reach
+the network or write under $HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="drift-tracking-tests-"))
+for _key, _value in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "WANDB_MODE": "offline",
+    "WANDB_SILENT": "true",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "DRIFT_TRACKING_CACHE_DIR": str(_SESSION_TMP / "cache"),
+    "WANDB_DIR": str(_SESSION_TMP / "wandb"),
+    "WANDB_DATA_DIR": str(_SESSION_TMP / "wandb-data"),
+    "WANDB_CACHE_DIR": str(_SESSION_TMP / "wandb-cache"),
+    "WANDB_CONFIG_DIR": str(_SESSION_TMP / "wandb-config"),
+    "MLFLOW_TRACKING_URI": f"sqlite:///{_SESSION_TMP / 'default-mlflow.db'}",
+}.items():
+    os.environ[_key] = _value
+
+import pytest  # noqa: E402
+
+from drift_tracking import samples  # noqa: E402
+
+N_BASELINE = 1500
+N_WINDOW = 400
+
+
+@pytest.fixture(scope="session")
+def session_tmp() -> Path:
+    return _SESSION_TMP
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled all-MiniLM-L6-v2 on CPU, with a cache shared by the whole session."""
+    from drift_tracking.embedding import Embedder
+
+    return Embedder(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def baseline_samples():
+    return samples.generate(N_BASELINE, seed=1)
+
+
+@pytest.fixture(scope="session")
+def baseline(embedder, baseline_samples, session_tmp):
+    """A saved and re-loaded baseline of generated prompts and responses."""
+    from drift_tracking.baseline import Baseline
+
+    built = Baseline.build(
+        [s.prompt for s in baseline_samples],
+        responses=[s.response for s in baseline_samples],
+        ids=[s.id for s in baseline_samples],
+        embedder=embedder,
+    )
+    path = built.save(session_tmp / "baseline")
+    return Baseline.load(path)
+
+
+@pytest.fixture(scope="session")
+def healthy_window():
+    """Same generator and topics as the baseline, other seed: no drift."""
+    return samples.generate(N_WINDOW, seed=11, start="2026-02-01T00:00:00Z")
+
+
+@pytest.fixture(scope="session")
+def drifted_window():
+    """40% of prompts from topics the baseline never saw."""
+    return samples.generate(N_WINDOW, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z")

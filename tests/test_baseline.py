@@ -1,0 +1,114 @@
+"""Baseline artifacts: round trip, safe formats, and refusal of anything tampered with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from drift_tracking.baseline import Baseline, default_n_clusters
+from drift_tracking.embedding import ModelIdentity
+from drift_tracking.errors import ArtifactError, DataError, ModelMismatchError
+
+
+def _copy(baseline, tmp_path):
+    target = tmp_path / "copy"
+    shutil.copytree(baseline.path, target)
+    return target
+
+
+def test_round_trip_keeps_fitted_state(baseline, baseline_samples):
+    assert len(baseline) == len(baseline_samples)
+    assert baseline.prompts.n_clusters == default_n_clusters(len(baseline_samples))
+    assert baseline.prompts.counts_.sum() == len(baseline_samples)
+    assert baseline.responses is not None
+    assert baseline.texts[0] == baseline_samples[0].prompt
+    assert baseline.response_texts[0] == baseline_samples[0].response
+    assert baseline.identity.name == "all-MiniLM-L6-v2"
+    assert len(baseline.version) == 12
+    assert all(label for label in baseline.prompts.cluster_labels_)
+
+
+def test_only_safe_formats_are_written(baseline):
+    suffixes = {p.suffix for p in baseline.path.iterdir()}
+    assert suffixes <= {".json", ".npy", ".parquet"}
+    for npy in baseline.path.glob("*.npy"):
+        np.load(npy, allow_pickle=False)  # raises if any array needed pickle
+
+
+def test_manifest_pins_model_and_checksums(baseline):
+    manifest = json.loads((baseline.path / "manifest.json").read_text())
+    assert manifest["kind"] == "drift-baseline"
+    assert manifest["model"]["weights_sha256"] == baseline.identity.weights_sha256
+    assert set(manifest["files"]) == {p.name for p in baseline.path.iterdir() if p.name != "manifest.json"}
+
+
+def test_tampered_file_is_refused(baseline, tmp_path):
+    target = _copy(baseline, tmp_path)
+    emb = np.load(target / "prompts_embeddings.npy")
+    emb[0, 0] += 0.5
+    np.save(target / "prompts_embeddings.npy", emb)
+    with pytest.raises(ArtifactError, match="prompts_embeddings.npy does not match its sha256"):
+        Baseline.load(target)
+
+
+def test_truncated_file_is_refused(baseline, tmp_path):
+    target = _copy(baseline, tmp_path)
+    data = (target / "texts.parquet").read_bytes()
+    (target / "texts.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArtifactError, match="texts.parquet is .* bytes, expected .* \\(truncated\\?\\)"):
+        Baseline.load(target)
+
+
+def test_missing_file_and_missing_manifest_are_refused(baseline, tmp_path):
+    target = _copy(baseline, tmp_path)
+    (target / "fit.json").unlink()
+    with pytest.raises(ArtifactError, match="fit.json is missing"):
+        Baseline.load(target)
+    (target / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match="manifest.json is missing"):
+        Baseline.load(target)
+
+
+def test_unknown_format_version_is_refused(baseline, tmp_path):
+    target = _copy(baseline, tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="format version 99"):
+        Baseline.load(target)
+
+
+def test_not_a_directory(tmp_path):
+    with pytest.raises(ArtifactError, match="baseline not found"):
+        Baseline.load(tmp_path / "nope")
+
+
+def test_save_refuses_to_overwrite(baseline, tmp_path):
+    target = _copy(baseline, tmp_path)
+    with pytest.raises(ArtifactError, match="already exists"):
+        baseline.save(target)
+
+
+def test_window_from_another_model_is_refused(baseline, healthy_window, embedder):
+    from drift_tracking.comparison import compare
+
+    alien = Baseline(
+        ModelIdentity(name="other-model", dimension=384, weights_sha256="f" * 64),
+        baseline.prompts,
+        texts=baseline.texts,
+    )
+    with pytest.raises(ModelMismatchError, match="other-model"):
+        compare(alien, [s.prompt for s in healthy_window], embedder=embedder)
+
+
+def test_too_few_texts(embedder):
+    with pytest.raises(DataError, match="at least 50"):
+        Baseline.build(["a question"] * 10, embedder=embedder)
+
+
+def test_bad_cluster_count(embedder, baseline):
+    with pytest.raises(DataError, match="--clusters must be between 2 and"):
+        Baseline.fit(baseline.prompts.embeddings[:100], identity=baseline.identity, n_clusters=60)
