@@ -368,7 +368,7 @@ class Baseline:
     def describe(self) -> dict[str, Any]:
         """What reports and tracking params say about the baseline."""
         return {
-            "uri": str(self.path) if self.path else None,
+            "uri": self.metadata.get("uri") or (str(self.path) if self.path else None),
             "version": self.version,
             "n_samples": len(self),
             "n_clusters": self.prompts.n_clusters,

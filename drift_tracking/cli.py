@@ -71,6 +71,61 @@ def _data_options(func: Any) -> Any:
     return func
 
 
+def _sink_options(func: Any) -> Any:
+    options = [
+        click.option("--wandb-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where offline W&B runs are written [default: ./wandb].")
+        ,
+        click.option("--wandb-project", default="drift-tracking", show_default=True, help="W&B project."),
+        click.option("--wandb", "use_wandb", is_flag=True,
+                     help="Log to Weights & Biases (offline unless WANDB_API_KEY is set)."),
+        click.option("--experiment", default="drift-tracking", show_default=True, help="MLflow experiment name."),
+        click.option("--tracking-uri", default=None,
+                     help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else a local store]."),
+        click.option("--mlflow", "use_mlflow", is_flag=True, help="Log the report to an MLflow run."),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+def open_sinks(
+    *, use_mlflow: bool, use_wandb: bool, tracking_uri: str | None, experiment: str,
+    wandb_project: str, wandb_dir: str | None, run_name: str | None = None,
+) -> list[Any]:
+    """The sinks a command logs to; each imports its SDK only here."""
+    sinks: list[Any] = []
+    if use_mlflow:
+        from drift_tracking.integrations.mlflow_sink import MlflowSink
+
+        sinks.append(MlflowSink(tracking_uri=tracking_uri, experiment_name=experiment, run_name=run_name))
+    if use_wandb:
+        from drift_tracking.integrations.wandb_logger import WandbSink
+
+        sinks.append(WandbSink(project=wandb_project, dir=wandb_dir, run_name=run_name))
+    return sinks
+
+
+def emit(report: Any, sinks: list[Any], history: list[dict[str, Any]] | None = None) -> None:
+    """Send a report to every sink; a sink that is down spools it and says so, nothing stops."""
+    from drift_tracking.sinks import SinkUnavailable
+
+    for sink in sinks:
+        try:
+            where = sink.log_report(report, history=history or ())
+            if where:
+                click.echo(f"Logged to {sink.name}: {where}", err=True)
+        except SinkUnavailable as exc:
+            click.echo(click.style(f"warning: {exc}", fg="yellow"), err=True)
+
+
+def close_sinks(sinks: list[Any]) -> None:
+    for sink in sinks:
+        line = sink.close()
+        if line:
+            click.echo(line, err=True)
+
+
 def _embedder(model: str | None, device: str, batch_size: int) -> Any:
     from drift_tracking.embedding import Embedder
 
@@ -102,6 +157,14 @@ def baseline() -> None:
 @_model_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@click.option("--register", "register_name", default=None,
+              help="Also log the baseline to MLflow and register it under this model name.")
+@click.option("--alias", "aliases", multiple=True,
+              help="Alias for the registered baseline (MLflow) or artifact (W&B), e.g. production. Repeatable.")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI for --register.")
+@click.option("--wandb", "use_wandb", is_flag=True, help="Also log the baseline as a W&B Artifact (drift-baseline).")
+@click.option("--wandb-project", default="drift-tracking", show_default=True)
+@click.option("--wandb-dir", type=click.Path(file_okay=False), default=None)
 def baseline_build(
     data: str,
     text_column: str,
@@ -113,6 +176,12 @@ def baseline_build(
     batch_size: int,
     seed: int,
     force: bool,
+    register_name: str | None,
+    aliases: tuple[str, ...],
+    tracking_uri: str | None,
+    use_wandb: bool,
+    wandb_project: str,
+    wandb_dir: str | None,
 ) -> None:
     """Embed DATA (.jsonl, .csv, .parquet) and save a checksummed baseline to --out."""
     from drift_tracking.baseline import Baseline
@@ -131,6 +200,15 @@ def baseline_build(
     )
     path = built.save(out, overwrite=force)
     click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts.n_clusters} clusters) to {path}")
+    if register_name:
+        from drift_tracking.integrations.mlflow_registry import register_baseline
+
+        registered = register_baseline(path, register_name, aliases=aliases, tracking_uri=tracking_uri)
+        click.echo(f"Registered in MLflow as {registered.uri} (version {registered.version})")
+    if use_wandb:
+        from drift_tracking.integrations.wandb_logger import log_baseline_artifact
+
+        click.echo(log_baseline_artifact(path, project=wandb_project, aliases=aliases, dir=wandb_dir))
 
 
 @baseline.command("show")
@@ -146,7 +224,7 @@ def baseline_show(uri: str) -> None:
 # -- check ---------------------------------------------------------------------------
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_uri", required=True, help="Baseline directory.")
+@click.option("--baseline", "baseline_uri", required=True, help="Baseline directory or URI.")
 @_data_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON report here.")
@@ -158,6 +236,7 @@ def baseline_show(uri: str) -> None:
 )
 @click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
 @_model_options
+@_sink_options
 def check(
     data: str,
     baseline_uri: str,
@@ -169,18 +248,33 @@ def check(
     model: str | None,
     device: str,
     batch_size: int,
+    use_mlflow: bool,
+    tracking_uri: str | None,
+    experiment: str,
+    use_wandb: bool,
+    wandb_project: str,
+    wandb_dir: str | None,
 ) -> None:
-    """Compare the production window in DATA to a baseline and print the decision."""
-    from drift_tracking.baseline import Baseline
+    """Compare the production window in DATA to a baseline and print the decision.
+
+    BASELINE is a directory or an MLflow / W&B URI (models:/NAME@ALIAS, runs:/..., wandb:...).
+    """
     from drift_tracking.comparison import compare
+    from drift_tracking.integrations import load_baseline
     from drift_tracking.report import TIER_LEVEL
 
-    loaded = Baseline.load(baseline_uri)
+    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = _load(data, text_column, response_column)
     embedder = _embedder(model or _baseline_model(loaded), device, batch_size)
-    report = compare(loaded, texts, embedder=embedder)
+    report = compare(loaded, texts, embedder=embedder, window_info={"index": 0, "source": str(data)})
     if out:
         Path(out).write_text(report.to_json())
+    sinks = open_sinks(
+        use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment=experiment,
+        wandb_project=wandb_project, wandb_dir=wandb_dir,
+    )
+    emit(report, sinks)
+    close_sinks(sinks)
     if fmt == "json":
         click.echo(report.to_json())
     else:

@@ -1,0 +1,489 @@
+"""Figures a person looks at: where the window's prompts sit, which clusters moved, and
+how the drift metrics evolve over windows.
+
+matplotlib is imported inside the functions, so importing this module (and the package)
+stays cheap. Figures are built as plain :class:`matplotlib.figure.Figure` objects with an
+Agg canvas: they never open a window and pyplot does not keep them alive. Colours come
+from the Okabe-Ito palette, which reads for colour-blind people too.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from drift_tracking.report import DriftReport
+
+# Okabe-Ito.
+BLUE = "#0072B2"
+SKY = "#56B4E9"
+ORANGE = "#E69F00"
+VERMILLION = "#D55E00"
+GREEN = "#009E73"
+PURPLE = "#CC79A7"
+GREY = "#999999"
+LIGHT_GREY = "#C8C8C8"
+
+TIER_COLOURS = {"ok": GREEN, "review": ORANGE, "critical": VERMILLION}
+THRESHOLD_COLOURS = {"review": ORANGE, "critical": VERMILLION}
+
+DEFAULT_DPI = 110
+DEFAULT_TIMESERIES_METRICS = ("js_divergence", "novel_cluster_share", "wasserstein", "classifier_auc")
+
+METRIC_TITLES = {
+    "js_divergence": "Jensen-Shannon divergence of the cluster mix",
+    "wasserstein": "Normalised Wasserstein distance",
+    "novel_cluster_share": "Share of prompts in novel clusters",
+    "mmd": "MMD two-sample statistic",
+    "mmd_p_value": "MMD permutation p-value",
+    "classifier_auc": "Window-vs-baseline classifier ROC AUC",
+    "outlier_share": "Share of prompts beyond the baseline's 99th-percentile distance",
+}
+_SHARE_METRICS = {"novel_cluster_share", "outlier_share"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _figure(**kwargs: Any) -> "Figure":
+    """A new Agg-backed figure that pyplot does not track."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        # Nobody chose an interactive backend: make sure nothing ever tries to open a window.
+        matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    kwargs.setdefault("layout", "constrained")
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _close(fig: "Figure") -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)  # a no-op for figures pyplot does not manage
+    fig.clear()
+
+
+def save_png(fig: "Figure", path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (parents are created) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.savefig(path, dpi=dpi, format="png", facecolor="white")
+    finally:
+        _close(fig)
+    return path
+
+
+def png_bytes(fig: "Figure", dpi: int = DEFAULT_DPI, close: bool = True) -> bytes:
+    """``fig`` as PNG bytes (for embedding in HTML); closes it unless ``close=False``."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, dpi=dpi, format="png", facecolor="white")
+    finally:
+        if close:
+            _close(fig)
+    return buf.getvalue()
+
+
+def _num(value: Any) -> float:
+    """A float, NaN for missing or non-numeric values."""
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _finite(value: Any) -> bool:
+    return math.isfinite(_num(value))
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """Read ``name`` from a report object or a report dict."""
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _novel_share(report: Any) -> float:
+    share = _num((_get(report, "metrics") or {}).get("novel_cluster_share"))
+    if math.isfinite(share):
+        return share
+    clusters = _get(report, "novel_clusters") or []
+    shares = [_num(c.get("share")) for c in clusters]
+    shares = [s for s in shares if math.isfinite(s)]
+    return float(sum(shares)) if shares else 0.0
+
+
+def _window_name(report: Any) -> str:
+    window = _get(report, "window") or {}
+    index = window.get("index")
+    return f"window {index}" if index is not None else "window"
+
+
+def _tier_title(fig: "Figure", text: str, tier: str) -> None:
+    colour = TIER_COLOURS.get(tier, "black")
+    fig.suptitle(f"{text}  [tier: {tier.upper()}]", fontsize=12, fontweight="bold", color=colour)
+
+
+def cluster_label(row: Mapping[str, Any], width: int = 42) -> str:
+    """``"cluster 3: refund order days"`` (just ``"cluster 3"`` without a label)."""
+    name = f"cluster {row.get('cluster', '?')}"
+    label = row.get("label")
+    if isinstance(label, (list, tuple)):
+        label = " ".join(str(w) for w in label)
+    label = str(label).strip() if label is not None else ""
+    if label:
+        name = f"{name}: {label}"
+    if len(name) > width:
+        name = name[: width - 1].rstrip() + "\u2026"
+    return name
+
+
+# --------------------------------------------------------------------------- scatter
+
+
+def _kmeans(points: np.ndarray, centres: np.ndarray, iterations: int = 20) -> np.ndarray:
+    """Labels of ``points`` after a few Lloyd steps from ``centres`` (tiny, 2-D)."""
+    labels = np.zeros(len(points), dtype=int)
+    for it in range(iterations):
+        d = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        new = d.argmin(1)
+        for k in range(len(centres)):
+            members = points[new == k]
+            if len(members):
+                centres[k] = members.mean(0)
+        if it > 0 and np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def _novel_centres(report: "DriftReport") -> list[tuple[dict[str, Any], np.ndarray]]:
+    """Where each novel cluster sits in the projection: ``[(cluster, (x, y)), ...]``.
+
+    The projection marks novel points but not which novel cluster they belong to, so the
+    novel points are grouped in 2-D (k = number of novel clusters). Groups are seeded by
+    the clusters' example texts when those are among the plotted points; the remaining
+    clusters take the remaining groups by size.
+    """
+    proj = report.projection
+    clusters = [c for c in report.novel_clusters if isinstance(c, Mapping)]
+    if proj is None or not clusters:
+        return []
+    xy = np.asarray(proj.window_xy, dtype=float).reshape(-1, 2)
+    novel = np.asarray(proj.window_novel, dtype=bool).reshape(-1)[: len(xy)]
+    idx = np.flatnonzero(novel)
+    if idx.size == 0:
+        return []
+    points = xy[idx]
+    if len(clusters) == 1:
+        return [(clusters[0], points.mean(0))]
+
+    texts = list(proj.window_texts or [])
+    seeds: list[np.ndarray | None] = []
+    for cluster in clusters:
+        examples = {str(e) for e in (cluster.get("examples") or [])}
+        hits = [j for j, i in enumerate(idx) if i < len(texts) and str(texts[i]) in examples]
+        seeds.append(points[hits].mean(0) if hits else None)
+
+    k = min(len(clusters), len(points))
+    centres: list[np.ndarray] = [s for s in seeds if s is not None][:k]
+    while len(centres) < k:  # farthest-point initialisation for the rest
+        d = np.min([((points - c) ** 2).sum(1) for c in centres], axis=0) if centres else None
+        centres.append(points[int(np.argmax(d))] if d is not None else points.mean(0))
+    centre_arr = np.array(centres, dtype=float)
+    labels = _kmeans(points, centre_arr)
+    group_sizes = np.bincount(labels, minlength=k)
+
+    out: list[tuple[dict[str, Any], np.ndarray]] = []
+    used: set[int] = set()
+    seeded = [(c, s) for c, s in zip(clusters, seeds) if s is not None][:k]
+    for g, (cluster, _seed) in enumerate(seeded):  # seeded groups kept their index
+        out.append((cluster, centre_arr[g]))
+        used.add(g)
+    rest = [c for c, s in zip(clusters, seeds) if s is None]
+    rest.sort(key=lambda c: -max(np.nan_to_num(_num(c.get("size"))), np.nan_to_num(_num(c.get("share")))))
+    free = sorted((g for g in range(k) if g not in used), key=lambda g: -group_sizes[g])
+    for cluster, g in zip(rest, free):
+        out.append((cluster, centre_arr[g]))
+    return out
+
+
+def cluster_scatter(report: "DriftReport") -> "Figure":
+    """The 2-D (PCA) projection: baseline in grey, window in blue, novel-cluster points in vermillion."""
+    proj = report.projection
+    if proj is None:
+        raise ValueError(
+            "cluster_scatter needs report.projection (2-D points), but this report has none; "
+            "reports rebuilt from JSON (DriftReport.from_dict) do not carry it"
+        )
+    b_xy = np.asarray(proj.baseline_xy, dtype=float).reshape(-1, 2)
+    w_xy = np.asarray(proj.window_xy, dtype=float).reshape(-1, 2)
+    novel = np.asarray(proj.window_novel, dtype=bool).reshape(-1)
+    if novel.shape[0] != w_xy.shape[0]:
+        novel = np.zeros(w_xy.shape[0], dtype=bool)
+
+    fig = _figure(figsize=(8.5, 7.0))
+    ax = fig.add_subplot()
+    ax.scatter(b_xy[:, 0], b_xy[:, 1], s=10, c=LIGHT_GREY, alpha=0.6, linewidths=0,
+               label=f"baseline (n={len(b_xy)} shown)", zorder=1)
+    normal = ~novel
+    ax.scatter(w_xy[normal, 0], w_xy[normal, 1], s=14, c=BLUE, alpha=0.65, linewidths=0,
+               label=f"window, known clusters (n={int(normal.sum())})", zorder=2)
+    if novel.any():
+        ax.scatter(w_xy[novel, 0], w_xy[novel, 1], s=30, c=VERMILLION, marker="^", alpha=0.9,
+                   edgecolors="black", linewidths=0.3,
+                   label=f"window, novel clusters (n={int(novel.sum())})", zorder=3)
+
+    # Label boxes point toward the middle of the plot, so they stay inside the axes.
+    all_xy = np.vstack([b_xy, w_xy]) if len(b_xy) + len(w_xy) else np.zeros((1, 2))
+    mid = (all_xy.min(0) + all_xy.max(0)) / 2
+    for cluster, centre in _novel_centres(report):
+        dx = -1 if centre[0] > mid[0] else 1
+        dy = -1 if centre[1] > mid[1] else 1
+        share = _num(cluster.get("share"))
+        text = f"novel #{cluster.get('id', '?')}"
+        if math.isfinite(share):
+            text += f"\n{share:.1%} of window"
+        ax.annotate(
+            text, xy=(float(centre[0]), float(centre[1])), xytext=(28 * dx, 22 * dy), textcoords="offset points",
+            ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top", fontsize=9, fontweight="bold", color=VERMILLION, zorder=5,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": VERMILLION, "alpha": 0.9},
+            arrowprops={"arrowstyle": "-", "color": VERMILLION, "lw": 1.0},
+        )
+
+    ax.set_xlabel("baseline PCA component 1")
+    ax.set_ylabel("baseline PCA component 2")
+    ax.grid(True, color="#EEEEEE", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    ax.legend(loc="best", fontsize=9, framealpha=0.9, markerscale=1.5)
+    n_novel = len(report.novel_clusters or [])
+    ax.set_title(
+        f"{_window_name(report)}: {_novel_share(report):.1%} of prompts in "
+        f"{n_novel} novel cluster{'s' if n_novel != 1 else ''}",
+        fontsize=10,
+    )
+    _tier_title(fig, "Prompt embeddings: baseline vs production window", report.tier)
+    return fig
+
+
+# --------------------------------------------------------------------------- share bars
+
+
+def cluster_share_bars(report: "DriftReport", top: int = 20) -> "Figure":
+    """Baseline vs window share of the ``top`` clusters that moved most, plus the novel share."""
+    from matplotlib.ticker import PercentFormatter
+
+    rows = [r for r in (report.cluster_shift or []) if isinstance(r, Mapping)]
+    rows = sorted(rows, key=lambda r: -abs(_num(r.get("change")) if _finite(r.get("change")) else 0.0))
+    rows = rows[: max(int(top), 0)]
+    labels = [cluster_label(r) for r in rows]
+    base = [_num(r.get("baseline_share")) for r in rows]
+    win = [_num(r.get("window_share")) for r in rows]
+    colours_win = [BLUE] * len(rows)
+    novel_share = _novel_share(report)
+    if novel_share > 0:
+        labels.insert(0, "novel (not in baseline)")
+        base.insert(0, 0.0)
+        win.insert(0, novel_share)
+        colours_win.insert(0, VERMILLION)
+
+    n = len(labels)
+    fig = _figure(figsize=(9.5, max(3.2, 0.42 * n + 1.8)))
+    ax = fig.add_subplot()
+    if n == 0:
+        ax.text(0.5, 0.5, "no per-cluster shares in this report", ha="center", va="center",
+                transform=ax.transAxes, fontsize=11, color=GREY)
+        ax.set_axis_off()
+    else:
+        y = np.arange(n)[::-1].astype(float)  # first row on top
+        h = 0.38
+        base_v = np.nan_to_num(np.array(base, dtype=float))
+        win_v = np.nan_to_num(np.array(win, dtype=float))
+        ax.barh(y + h / 2, base_v, height=h, color=GREY, label="baseline share")
+        ax.barh(y - h / 2, win_v, height=h, color=colours_win, label="window share")
+        right = max(float(np.max(base_v)), float(np.max(win_v)), 1e-6)
+        for yi, b, w in zip(y, base_v, win_v):
+            delta = (w - b) * 100
+            ax.text(max(b, w) + right * 0.015, yi, f"{delta:+.1f} pp", va="center", fontsize=8,
+                    color=VERMILLION if delta > 0 else BLUE)
+        ax.set_xlim(0, right * 1.18)
+        ax.set_yticks(y)
+        ax.set_yticklabels(labels, fontsize=9)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel("share of prompts")
+        ax.grid(True, axis="x", color="#EEEEEE", linewidth=0.6)
+        ax.set_axisbelow(True)
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=GREY, label="baseline share"), Patch(color=BLUE, label="window share")]
+        if novel_share > 0:
+            handles.append(Patch(color=VERMILLION, label="window share in novel clusters"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9, frameon=False)
+        ax.set_title(
+            f"{_window_name(report)}: the {len(rows)} cluster{'s' if len(rows) != 1 else ''} whose share "
+            f"changed most (label = change in percentage points)",
+            fontsize=10,
+        )
+    _tier_title(fig, "Cluster shares: baseline vs window", report.tier)
+    return fig
+
+
+# --------------------------------------------------------------------------- time series
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _tick_labels(history: Sequence[Mapping[str, Any]]) -> list[str] | None:
+    starts = [_parse_time((h.get("window") or {}).get("start")) for h in history]
+    if not any(starts):
+        return None
+    known = [s for s in starts if s is not None]
+    same_day_twice = len({s.date() for s in known}) < len(known)
+    has_time = any((s.hour, s.minute) != (0, 0) for s in known)
+    fmt = "%m-%d %H:%M" if (same_day_twice or has_time) else "%Y-%m-%d"
+    return [s.strftime(fmt) if s is not None else "" for s in starts]
+
+
+def _threshold_series(history: Sequence[Mapping[str, Any]], metric: str, level: str) -> np.ndarray:
+    out = []
+    for h in history:
+        values = ((h.get("thresholds") or {}).get("values") or {}).get(metric) or {}
+        out.append(_num(values.get(level)) if isinstance(values, Mapping) else math.nan)
+    return np.array(out, dtype=float)
+
+
+def metric_timeseries(
+    history: Iterable[Any],
+    metrics: Sequence[str] = DEFAULT_TIMESERIES_METRICS,
+) -> "Figure":
+    """One panel per metric against window index, with review/critical lines and tier-coloured markers.
+
+    ``history`` holds report dicts (``DriftReport.to_dict()``) in window order; reports
+    themselves are accepted too.
+    """
+    from matplotlib.lines import Line2D
+
+    hist: list[Mapping[str, Any]] = [h if isinstance(h, Mapping) else h.to_dict() for h in history]
+    metrics = tuple(metrics)
+    if not metrics:
+        raise ValueError("metric_timeseries needs at least one metric name")
+    n = len(hist)
+
+    indices = [(h.get("window") or {}).get("index") for h in hist]
+    if n and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in indices) \
+            and len(set(indices)) == n:
+        x = np.array(indices, dtype=float)
+    else:
+        x = np.arange(n, dtype=float)
+    tiers = [str(h.get("tier", "")) for h in hist]
+    tick_labels = _tick_labels(hist) if n else None
+
+    fig = _figure(figsize=(9.5, 2.4 * len(metrics) + 1.0))
+    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, metric in zip(axes, metrics):
+        y = np.array([_num((h.get("metrics") or {}).get(metric)) for h in hist], dtype=float)
+        resp = np.array([_num((h.get("response_metrics") or {}).get(metric)) for h in hist], dtype=float)
+        if n and np.isfinite(y).any():
+            ax.plot(x, y, color=GREY, linewidth=1.2, zorder=2)
+            ok = np.isfinite(y)
+            ax.scatter(x[ok], y[ok], s=46, zorder=3, edgecolors="black", linewidths=0.5,
+                       c=[TIER_COLOURS.get(t, GREY) for t, keep in zip(tiers, ok) if keep])
+        else:
+            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center",
+                    color=GREY, fontsize=10)
+        if np.isfinite(resp).any():
+            ax.plot(x, resp, color=PURPLE, linewidth=1.0, linestyle=":", marker="D", markersize=4,
+                    zorder=2, label="responses")
+        for level in ("review", "critical"):
+            t = _threshold_series(hist, metric, level)
+            if not np.isfinite(t).any():
+                continue
+            finite = t[np.isfinite(t)]
+            if np.allclose(finite, finite[0]) and np.isfinite(t).all():
+                ax.axhline(finite[0], color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2, zorder=1)
+            else:  # thresholds changed (recalibration) or are missing for some windows
+                ax.plot(x, t, color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2,
+                        drawstyle="steps-mid", zorder=1)
+        ax.set_title(METRIC_TITLES.get(metric, metric.replace("_", " ")) + f"  ({metric})", fontsize=10,
+                     loc="left")
+        ax.set_ylabel(metric, fontsize=8)
+        if metric in _SHARE_METRICS:
+            from matplotlib.ticker import PercentFormatter
+
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.grid(True, color="#EEEEEE", linewidth=0.6)
+        ax.set_axisbelow(True)
+        if n == 1:
+            ax.set_xlim(x[0] - 1, x[0] + 1)
+
+    bottom = axes[-1]
+    if n:
+        step = max(1, math.ceil(n / 12))
+        ticks = list(range(0, n, step))
+        bottom.set_xticks(x[ticks])
+        if tick_labels is not None:
+            bottom.set_xticklabels([tick_labels[i] for i in ticks], rotation=30, ha="right", fontsize=8)
+            bottom.set_xlabel("window start")
+        else:
+            bottom.set_xticklabels([str(int(v)) for v in x[ticks]], fontsize=8)
+            bottom.set_xlabel("window index")
+
+    handles = [
+        Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
+               markersize=8, label=f"tier {t}")
+        for t in ("ok", "review", "critical")
+    ]
+    handles += [
+        Line2D([], [], color=ORANGE, linestyle="--", label="review threshold"),
+        Line2D([], [], color=VERMILLION, linestyle="--", label="critical threshold"),
+    ]
+    if any(np.isfinite([_num((h.get("response_metrics") or {}).get(m)) for h in hist for m in metrics])):
+        handles.append(Line2D([], [], color=PURPLE, linestyle=":", marker="D", markersize=4, label="responses"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
+    latest = tiers[-1] if tiers else ""
+    title = f"Drift metrics over {n} window{'s' if n != 1 else ''}"
+    if latest in TIER_COLOURS:
+        _tier_title(fig, title + " (latest)", latest)
+    else:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------- bundle
+
+
+def report_figures(report: "DriftReport", history: Sequence[Any] | None = None) -> dict[str, "Figure"]:
+    """``{"cluster_scatter", "cluster_shares", "metric_timeseries"}`` (scatter only with a projection)."""
+    figures: dict[str, Figure] = {}
+    if report.projection is not None:
+        figures["cluster_scatter"] = cluster_scatter(report)
+    figures["cluster_shares"] = cluster_share_bars(report)
+    figures["metric_timeseries"] = metric_timeseries(list(history) if history else [report.to_dict()])
+    return figures
