@@ -371,5 +371,9 @@ def demo(workdir: str, n_baseline: int, n_window: int, novel_share: float, devic
         click.echo(f"Report written to {report_path}\n")
 
 
+from drift_tracking.cli_gate import gate  # noqa: E402 - registered last; imports no SDK until run
+
+main.add_command(gate)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
