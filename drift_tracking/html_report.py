@@ -287,10 +287,10 @@ def _novel(report: DriftReport) -> str:
         return f'<h2>Novel clusters</h2>{intro}<p class="muted">none found</p>'
     parts = []
     for c in clusters:
-        density = _num(c.get("density_ratio"))
+        ratio = _num(c.get("distance_ratio"))
         facts = [f"size {_plain(c.get('size'))}", f"share {_pct(c.get('share'))}"]
-        if math.isfinite(density):
-            facts.append(f"density ratio {density:.3g}")
+        if math.isfinite(ratio):
+            facts.append(f"{ratio:.2g}x the baseline's usual distance")
         examples = []
         for ex in c.get("examples") or []:
             text = str(ex)

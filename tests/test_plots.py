@@ -78,9 +78,9 @@ def make_report(*, projection: bool = True, index: int = 3, tier: str = "critica
         response_metrics={**metrics, "js_divergence": 0.05, "mmd_p_value": math.nan} if responses else None,
         cluster_shift=shift,
         novel_clusters=[
-            {"id": 0, "size": 15, "share": 0.094, "density_ratio": 0.05,
+            {"id": 0, "size": 15, "share": 0.094, "distance_ratio": 1.6,
              "examples": [EVIL, "prompt number 1", "prompt number 2"]},
-            {"id": 1, "size": 10, "share": 0.062, "density_ratio": 0.11,
+            {"id": 1, "size": 10, "share": 0.062, "distance_ratio": 1.3,
              "examples": ["prompt number 15", "prompt number 16"]},
         ],
         model={"name": "sentence-transformers/all-MiniLM-L6-v2", "dimension": 384},

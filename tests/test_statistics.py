@@ -269,23 +269,37 @@ def test_novel_clusters_finds_injected_topic() -> None:
     injected = order >= n_cur - n_new
 
     result = st.novel_clusters(reference, current)
-    assert abs(result.share - 0.3) < 0.07
+    assert abs(result.share - 0.3) < 0.03
     assert result.labels.shape == (n_cur,) and result.labels.dtype == np.int64
     assert result.novel_mask.dtype == bool and result.novel_mask.shape == (n_cur,)
+    assert np.array_equal(result.novel_mask, result.labels >= 0)
     assert result.novel_mask.sum() == sum(c["size"] for c in result.clusters)
     assert result.share == pytest.approx(result.novel_mask.mean())
     assert np.mean(injected[result.novel_mask]) > 0.95  # novel points really are the new topic
+    assert np.mean(result.novel_mask[injected]) > 0.9  # and most of the new topic is found
     sizes = [c["size"] for c in result.clusters]
     assert sizes == sorted(sizes, reverse=True)
-    centroids = np.vstack([current[result.labels == c["id"]].mean(axis=0) for c in result.clusters])
-    for cluster, centre in zip(result.clusters, centroids):
-        assert cluster["density_ratio"] < 0.1
+    assert [c["id"] for c in result.clusters] == list(range(len(result.clusters)))
+    for cluster in result.clusters:
+        assert cluster["distance_ratio"] > 1
         assert cluster["share"] == pytest.approx(cluster["size"] / n_cur)
         members = np.array(cluster["members"])
         assert 0 < len(members) <= 20
         assert np.all(result.labels[members] == cluster["id"])
+        centre = current[result.labels == cluster["id"]].mean(axis=0)
         d = np.linalg.norm(current[members] - centre, axis=1)
         assert np.all(np.diff(d) >= -1e-3)  # closest first (centroid ~ cluster mean)
+
+
+def test_novel_clusters_cutoff_is_the_references_own_quantile() -> None:
+    """The cut-off is the 99th percentile of leave-one-out 3-NN distances within the reference."""
+    rng = np.random.default_rng(5)
+    reference = unit_blobs(300, random_centres(3, 16, rng), rng)
+    d = cdist(reference, reference)
+    np.fill_diagonal(d, np.inf)
+    loo = np.sort(d, axis=1)[:, :3].mean(axis=1)
+    result = st.novel_clusters(reference, reference[:50])
+    assert result.cutoff == pytest.approx(np.quantile(loo, 0.99), rel=1e-4)
 
 
 def test_novel_clusters_same_distribution() -> None:
@@ -294,9 +308,21 @@ def test_novel_clusters_same_distribution() -> None:
     reference = unit_blobs(4000, centres, rng)
     current = unit_blobs(3000, centres, rng)
     result = st.novel_clusters(reference, current)
-    assert result.share < 0.03
-    big = st.novel_clusters(reference, current, n_clusters=40, seed=1)
-    assert big.share < 0.03
+    assert result.share < 0.02
+    small = st.novel_clusters(reference, current[:400], seed=1)
+    assert small.share < 0.02
+
+
+def test_novel_clusters_subsample_extends_to_every_point() -> None:
+    """With a window larger than max_samples, points outside the subsample are labelled too."""
+    rng = np.random.default_rng(14)
+    centres = random_centres(4, 32, rng)
+    reference = unit_blobs(2000, centres[:3], rng)
+    current = np.vstack([unit_blobs(1400, centres[:3], rng), unit_blobs(600, centres[3:], rng)])
+    full = st.novel_clusters(reference, current)
+    sub = st.novel_clusters(reference, current, max_samples=500)
+    assert abs(full.share - 0.3) < 0.03 and abs(sub.share - 0.3) < 0.03
+    assert sub.novel_mask[1400:].mean() > 0.9 and sub.novel_mask[:1400].mean() < 0.02
 
 
 def test_novel_clusters_size_floor() -> None:
@@ -304,17 +330,19 @@ def test_novel_clusters_size_floor() -> None:
     centres = random_centres(3, 16, rng)
     reference = unit_blobs(2000, centres[:2], rng)
     current = np.vstack([unit_blobs(990, centres[:2], rng), unit_blobs(10, centres[2:], rng)])
-    assert st.novel_clusters(reference, current, n_clusters=5).share > 0
-    assert st.novel_clusters(reference, current, n_clusters=5, min_cluster_size=50).share == 0.0
+    assert st.novel_clusters(reference, current, n_clusters=1).share >= 0.01
+    assert st.novel_clusters(reference, current, n_clusters=1, min_cluster_size=50).share == 0.0
 
 
 def test_novel_clusters_tiny_inputs() -> None:
-    x = np.eye(4, dtype=np.float32)[:1]
+    x = np.eye(4, dtype=np.float32)
     result = st.novel_clusters(x, x)
-    assert result.share == 0.0 and result.labels.tolist() == [0]
+    assert result.share == 0.0 and result.labels.tolist() == [-1] * 4
     # a window of one repeated point far from every reference point is all novel
-    far = np.repeat(x + 10, 12, axis=0)
+    far = np.repeat(x[:1] + 10, 12, axis=0)
     assert st.novel_clusters(np.eye(4)[1:], far, min_cluster_size=1).share == 1.0
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        st.novel_clusters(x[:1], x)
 
 
 # --------------------------------------------------------------------------- cluster_shift
