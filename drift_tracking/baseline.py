@@ -176,6 +176,7 @@ class Baseline:
     responses: the responses' :class:`Reference`, when responses were given.
     texts, response_texts, ids: the raw texts (kept for example prompts in reports).
     calibration_: null distributions of each metric per window size, when calibrated.
+    quality_: the good period's golden accuracy, mean reward and flag rate, when known.
     """
 
     def __init__(
@@ -189,6 +190,7 @@ class Baseline:
         ids: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         calibration: dict[str, Any] | None = None,
+        quality: dict[str, float] | None = None,
     ) -> None:
         self.identity = identity
         self.prompts = prompts
@@ -198,6 +200,7 @@ class Baseline:
         self.ids = list(ids) if ids is not None else None
         self.metadata = dict(metadata or {})
         self.calibration_ = calibration
+        self.quality_ = dict(quality or {})
         self.path: Path | None = None
         self.manifest: dict[str, Any] | None = None
 
@@ -227,8 +230,15 @@ class Baseline:
         n_clusters: int | None = None,
         seed: int = 0,
         source: str | None = None,
+        window_size: int | None = None,
+        calibrate: bool = True,
     ) -> "Baseline":
-        """Embed ``texts`` (and ``responses``) and fit the baseline on them."""
+        """Embed ``texts`` (and ``responses``) and fit the baseline on them.
+
+        ``calibrate`` measures each metric's no-drift distribution for windows of
+        ``window_size`` prompts (default: a quarter of the baseline, 100 to 1,000), which
+        is what calibrated thresholds come from (:mod:`drift_tracking.calibration`).
+        """
         texts = list(texts)
         if len(texts) < MIN_SAMPLES:
             raise DataError(
@@ -250,6 +260,8 @@ class Baseline:
             n_clusters=n_clusters,
             seed=seed,
             source=source,
+            window_size=window_size,
+            calibrate=calibrate,
         )
 
     @classmethod
@@ -265,6 +277,8 @@ class Baseline:
         n_clusters: int | None = None,
         seed: int = 0,
         source: str | None = None,
+        window_size: int | None = None,
+        calibrate: bool = True,
     ) -> "Baseline":
         """Fit on precomputed embeddings (what ``build`` does after embedding)."""
         embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -279,7 +293,7 @@ class Baseline:
         if response_embeddings is not None:
             responses = Reference.fit(response_embeddings, response_texts, n_clusters=n_clusters, seed=seed)
         metadata = {"seed": seed, "source": source, "created_at": artifact.utc_now()}
-        return cls(
+        fitted = cls(
             identity,
             prompts,
             responses=responses,
@@ -288,6 +302,11 @@ class Baseline:
             ids=ids,
             metadata=metadata,
         )
+        if calibrate:
+            from drift_tracking.calibration import calibrate as calibrate_baseline
+
+            calibrate_baseline(fitted, window_size, seed=seed)
+        return fitted
 
     # -- persistence ---------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -310,7 +329,7 @@ class Baseline:
             table["id"] = [str(i) for i in self.ids]
         if self.texts:
             pd.DataFrame(table).to_parquet(root / "texts.parquet", index=False)
-        artifact.write_json(root / "fit.json", {"sides": sides, "calibration": self.calibration_})
+        artifact.write_json(root / "fit.json", {"sides": sides, "calibration": self.calibration_, "quality": self.quality_})
         self.manifest = artifact.write_manifest(
             root,
             kind=KIND,
@@ -360,6 +379,7 @@ class Baseline:
             ids=ids,
             metadata=metadata,
             calibration=fit.get("calibration"),
+            quality=fit.get("quality"),
         )
         baseline.path = root
         baseline.manifest = manifest
@@ -375,4 +395,6 @@ class Baseline:
             "created_at": self.metadata.get("created_at"),
             "has_responses": self.responses is not None,
             "calibrated": bool(self.calibration_),
+            "calibrated_window_size": (self.calibration_ or {}).get("window_size"),
+            "quality": dict(self.quality_),
         }

@@ -132,14 +132,59 @@ def _embedder(model: str | None, device: str, batch_size: int) -> Any:
     return Embedder(model, device=device, batch_size=batch_size)
 
 
-def _load(data: str, text_column: str, response_column: str | None) -> Any:
+def _load(data: str, text_column: str, response_column: str | None, **columns: str | None) -> Any:
     from drift_tracking.data import load_texts
 
-    texts = load_texts(data, text_column=text_column, response_column=response_column)
+    texts = load_texts(data, text_column=text_column, response_column=response_column, **columns)
     if texts.n_invalid:
         summary = texts.invalid_summary()
         click.echo(f"Skipped {texts.n_invalid} invalid row(s) in {data}: {json.dumps(summary)}", err=True)
     return texts
+
+
+def _policy_options(func: Any) -> Any:
+    options = [
+        click.option("--feedback", "feedback_path", type=click.Path(dir_okay=False), default=None,
+                     help="User flags per response id (.jsonl/.csv: id, flag); reports flag rate vs baseline."),
+        click.option("--reward-column", default=None,
+                     help="Column of reward-model scores; reports the mean's relative drop from the baseline."),
+        click.option("--golden", "golden_path", type=click.Path(dir_okay=False), default=None,
+                     help="Golden set (.jsonl/.csv: prompt, expected, answer); reports accuracy vs baseline."),
+        click.option("--history", "history_dir", type=click.Path(file_okay=False), default=None,
+                     help="Directory of the window history (append-only JSONL) used for persistence "
+                          "[default: next to a local baseline for monitor; none for check]."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                     help="TOML file: thresholds mode and levels, persistence, golden set, reward, feedback."),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+def _config(config_path: str | None, **overrides: str | None) -> Any:
+    """The configuration file (or defaults) with command-line options taking precedence."""
+    from drift_tracking.config import Config, load_config
+
+    config = load_config(config_path) if config_path else Config()
+    for (section, attr), value in {
+        ("golden", "path"): overrides.get("golden_path"),
+        ("reward", "column"): overrides.get("reward_column"),
+        ("feedback", "path"): overrides.get("feedback_path"),
+        ("monitor", "history"): overrides.get("history_dir"),
+        ("monitor", "window"): overrides.get("freq"),
+        ("monitor", "timestamp_column"): overrides.get("timestamp_column"),
+        ("monitor", "min_window"): overrides.get("min_window"),
+    }.items():
+        if value is not None:
+            setattr(getattr(config, section), attr, value)
+    return config
+
+
+def _quality(config: Any, data: str, texts: Any, embedder: Any) -> Any:
+    from drift_tracking.quality import QualitySource
+
+    source = QualitySource.from_config(config, data, texts, embedder=embedder)
+    return None if source.empty else source
 
 
 # -- baseline ------------------------------------------------------------------------
@@ -153,6 +198,8 @@ def baseline() -> None:
 @_data_options
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write.")
 @click.option("--clusters", type=click.IntRange(min=2), default=None, help="K-means clusters [default: sqrt(n)/3].")
+@click.option("--window-size", type=click.IntRange(min=20), default=None,
+              help="Prompts per production window, to calibrate thresholds for [default: n/4, 100 to 1,000].")
 @click.option("--model", default=None, help="sentence-transformers model name or path [default: bundled MiniLM].")
 @_model_options
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -171,6 +218,7 @@ def baseline_build(
     response_column: str | None,
     out: str,
     clusters: int | None,
+    window_size: int | None,
     model: str | None,
     device: str,
     batch_size: int,
@@ -197,6 +245,7 @@ def baseline_build(
         n_clusters=clusters,
         seed=seed,
         source=str(data),
+        window_size=window_size,
     )
     path = built.save(out, overwrite=force)
     click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts.n_clusters} clusters) to {path}")
@@ -235,6 +284,7 @@ def baseline_show(uri: str) -> None:
     help="Exit 1 when the tier reaches this level (for CI and cron).",
 )
 @click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+@_policy_options
 @_model_options
 @_sink_options
 def check(
@@ -246,6 +296,11 @@ def check(
     out: str | None,
     fail_on: str | None,
     model: str | None,
+    config_path: str | None,
+    history_dir: str | None,
+    golden_path: str | None,
+    reward_column: str | None,
+    feedback_path: str | None,
     device: str,
     batch_size: int,
     use_mlflow: bool,
@@ -258,22 +313,30 @@ def check(
     """Compare the production window in DATA to a baseline and print the decision.
 
     BASELINE is a directory or an MLflow / W&B URI (models:/NAME@ALIAS, runs:/..., wandb:...).
+    With --history the window is recorded and earlier windows count for persistence.
     """
-    from drift_tracking.comparison import compare
     from drift_tracking.integrations import load_baseline
+    from drift_tracking.monitor import History, Monitor
     from drift_tracking.report import TIER_LEVEL
 
+    config = _config(config_path, golden_path=golden_path, reward_column=reward_column,
+                     feedback_path=feedback_path, history_dir=history_dir)
     loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
-    texts = _load(data, text_column, response_column)
+    texts = _load(data, text_column, response_column,
+                  id_column=config.feedback.id_column if config.feedback.path else None)
     embedder = _embedder(model or _baseline_model(loaded), device, batch_size)
-    report = compare(loaded, texts, embedder=embedder, window_info={"index": 0, "source": str(data)})
+    history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
+    monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder)
+    quality = _quality(config, data, texts, embedder)
+    report = monitor.check(texts, window_info={"source": str(data)},
+                           quality=quality.for_rows() if quality else None)
     if out:
         Path(out).write_text(report.to_json())
     sinks = open_sinks(
         use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment=experiment,
         wandb_project=wandb_project, wandb_dir=wandb_dir,
     )
-    emit(report, sinks)
+    emit(report, sinks, history=monitor.records[:-1])
     close_sinks(sinks)
     if fmt == "json":
         click.echo(report.to_json())
@@ -281,6 +344,89 @@ def check(
         click.echo(format_report(report))
     if fail_on and TIER_LEVEL[report.tier] >= TIER_LEVEL[fail_on]:
         sys.exit(1)
+
+
+# -- monitor -------------------------------------------------------------------------
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--baseline", "baseline_uri", required=True, help="Baseline directory or URI.")
+@_data_options
+@click.option("--window", "freq", default=None,
+              help="Window length, pandas-style: 30min, 1h, 1d, 7d [default: 1d, or the config's monitor.window].")
+@click.option("--timestamp-column", default=None,
+              help="Column holding request times [default: timestamp, or the config's monitor.timestamp_column].")
+@click.option("--min-window", type=click.IntRange(min=20), default=None,
+              help="Skip windows with fewer prompts than this, with a note [default: 20].")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--fail-on", type=click.Choice(["review", "critical"]), default=None,
+              help="Exit 1 when any window reaches this tier (for CI and cron).")
+@click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+@_policy_options
+@_model_options
+@_sink_options
+def monitor(
+    data: str, baseline_uri: str, text_column: str, response_column: str | None, freq: str | None,
+    timestamp_column: str | None, min_window: int | None, fmt: str, fail_on: str | None, model: str | None,
+    config_path: str | None, history_dir: str | None, golden_path: str | None, reward_column: str | None,
+    feedback_path: str | None, device: str, batch_size: int, use_mlflow: bool, tracking_uri: str | None,
+    experiment: str, use_wandb: bool, wandb_project: str, wandb_dir: str | None,
+) -> None:
+    """Split the log in DATA into consecutive time windows and check each against the baseline.
+
+    Each window is decided with the history of the ones before it (drift must persist
+    over `persistence.windows` windows to go critical, unless extreme), recorded in an
+    append-only history (--history DIR, else next to a local baseline) and logged to
+    the sinks with its index as the step.
+    """
+    from drift_tracking.integrations import load_baseline
+    from drift_tracking.monitor import History, Monitor
+    from drift_tracking.report import TIER_LEVEL
+
+    config = _config(config_path, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path,
+                     history_dir=history_dir, freq=freq, timestamp_column=timestamp_column, min_window=min_window)
+    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
+    texts = _load(data, text_column, response_column, timestamp_column=config.monitor.timestamp_column,
+                  id_column=config.feedback.id_column if config.feedback.path else None)
+    embedder = _embedder(model or _baseline_model(loaded), device, batch_size)
+    history = History.for_baseline(loaded, config.monitor.history)
+    runner = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder,
+                     min_window=config.monitor.min_window)
+    quality = _quality(config, data, texts, embedder)
+    sinks = open_sinks(
+        use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment=experiment,
+        wandb_project=wandb_project, wandb_dir=wandb_dir, run_name=f"monitor {Path(data).name}",
+    )
+    reports, skipped = [], []
+    try:
+        for result in runner.run(texts, config.monitor.window, quality_for=quality.for_rows if quality else None):
+            if result.report is None:
+                skipped.append(result.skipped)
+                click.echo(f"note: {result.skipped}", err=True)
+                continue
+            reports.append(result.report)
+            emit(result.report, sinks, history=runner.records[:-1])
+            if fmt == "text":
+                click.echo(format_window_line(result.report))
+    finally:
+        close_sinks(sinks)
+    click.echo(f"History: {history.path} ({len(runner.records)} windows)", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({"windows": [r.to_dict() for r in reports], "skipped": skipped,
+                               "history": str(history.path)}, indent=2))
+    worst = max((TIER_LEVEL[r.tier] for r in reports), default=0)
+    if fail_on and worst >= TIER_LEVEL[fail_on]:
+        sys.exit(1)
+
+
+def format_window_line(report: Any) -> str:
+    """One line per monitored window: when, the decision, and its first reason."""
+    w = report.window
+    tier = click.style(f"{report.tier.upper():<8}", fg=TIER_COLOURS[report.tier], bold=True)
+    reason = report.tier_reasons[0] if report.tier_reasons else ""
+    line = f"[{w.get('index')}] {w.get('start', '?')} .. {w.get('end', '?')}  {tier} n={report.n_samples:<5} {reason}"
+    if report.retrain_recommended:
+        line += "  | retrain recommended"
+    return line
 
 
 def _baseline_model(loaded: Any) -> str | None:

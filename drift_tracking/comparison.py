@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from drift_tracking.data import TextData
     from drift_tracking.embedding import Embedder
     from drift_tracking.policy import Policy
+    from drift_tracking.quality import QualityInputs
 
 MIN_WINDOW = 20
 _PLOT_BASELINE_POINTS = 3000
@@ -72,8 +73,15 @@ def compare_embeddings(
     policy: "Policy | None" = None,
     seed: int = 0,
     window: dict[str, Any] | None = None,
+    history: Sequence[dict[str, Any]] = (),
+    quality: dict[str, Any] | None = None,
 ) -> DriftReport:
-    """The pure part of :func:`compare`: statistics and decision on given embeddings."""
+    """The pure part of :func:`compare`: statistics and decision on given embeddings.
+
+    ``history`` (earlier windows' records, oldest first) lets the policy require
+    persistence; ``quality`` holds golden-set, reward and feedback signals
+    (:meth:`drift_tracking.quality.QualityInputs.signals`).
+    """
     from drift_tracking.policy import Policy
 
     x = np.asarray(prompt_embeddings, dtype=np.float32)
@@ -99,7 +107,8 @@ def compare_embeddings(
         created_at=utc_now(),
         projection=_projection(baseline, x, prompts, texts, seed),
     )
-    (policy or Policy()).apply(report, baseline)
+    report.quality = dict(quality or {})
+    (policy or Policy()).apply(report, baseline, history=history)
     return report
 
 
@@ -112,6 +121,8 @@ def compare(
     policy: "Policy | None" = None,
     seed: int = 0,
     window_info: dict[str, Any] | None = None,
+    history: Sequence[dict[str, Any]] = (),
+    quality: "QualityInputs | None" = None,
 ) -> DriftReport:
     """Embed a production window and compare it to ``baseline``.
 
@@ -140,7 +151,8 @@ def compare(
     x = embedder.encode(texts)
     y = embedder.encode(list(responses)) if responses is not None and baseline.responses is not None else None
     report = compare_embeddings(
-        baseline, x, response_embeddings=y, texts=texts, policy=policy, seed=seed, window=window_info
+        baseline, x, response_embeddings=y, texts=texts, policy=policy, seed=seed, window=window_info,
+        history=history, quality=quality.signals(baseline, embedder=embedder) if quality is not None else None,
     )
     report.invalid_rows = invalid
     report.warnings = warnings + report.warnings

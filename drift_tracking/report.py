@@ -15,7 +15,8 @@ import numpy as np
 
 TIERS = ("ok", "review", "critical")
 TIER_LEVEL = {name: level for level, name in enumerate(TIERS)}
-DRIFT_KINDS = ("none", "benign", "degradation")
+# "unknown": inputs drifted but no golden set, reward or feedback says whether quality held.
+DRIFT_KINDS = ("none", "benign", "degradation", "unknown")
 
 # Metrics every report carries, in the order people read them.
 METRIC_NAMES = (
@@ -62,6 +63,7 @@ class DriftReport:
     thresholds: dict[str, Any] = field(default_factory=dict)
     tier_reasons: list[str] = field(default_factory=list)
     drift_kind: str = "none"
+    drift_signal: str = "none"  # level the drift metrics reached before persistence and quality rules
     retrain_recommended: bool = False
     retrain_reason: str | None = None
     material_degradation: bool = False

@@ -1,0 +1,280 @@
+"""Monitoring over time: consecutive time windows, a persistent history, escalation.
+
+A single window is noisy; a decision a team can trust needs memory. The :class:`Monitor`
+compares each window to the baseline, hands the policy the history of earlier windows
+(so a one-window spike stays ``review`` and a persistent signal escalates) and appends
+every result to an append-only JSON-lines :class:`History`. Appends are one ``write`` of
+one line followed by ``flush`` and ``fsync``: a crash can at worst leave a torn last
+line, which reading skips with a warning, so no completed window is ever lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from drift_tracking.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from drift_tracking.baseline import Baseline
+    from drift_tracking.data import TextData
+    from drift_tracking.embedding import Embedder
+    from drift_tracking.policy import Policy
+    from drift_tracking.quality import QualityInputs
+    from drift_tracking.report import DriftReport
+
+HISTORY_FILE = "drift_history.jsonl"
+# What a history line keeps of a report: enough to decide persistence and to plot a
+# time series, without the per-cluster tables and example texts.
+_HISTORY_FIELDS = (
+    "window", "tier", "drift_signal", "drift_kind", "metrics", "response_metrics", "quality",
+    "tier_reasons", "retrain_recommended", "retrain_reason", "material_degradation", "n_samples",
+    "n_baseline", "baseline", "thresholds", "created_at",
+)
+
+
+class History:
+    """Append-only JSON-lines record of past windows, one report summary per line."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        self.path = path / HISTORY_FILE if path.is_dir() or path.suffix != ".jsonl" else path
+
+    @classmethod
+    def for_baseline(cls, baseline: "Baseline", directory: str | os.PathLike[str] | None = None) -> "History":
+        """The history in ``directory``, else next to a local baseline, else in the working directory."""
+        if directory is not None:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            return cls(Path(directory) / HISTORY_FILE)
+        if baseline.path is not None:
+            # Beside the baseline, not inside it: the artifact's checksums cover its directory.
+            return cls(baseline.path.parent / f"{baseline.path.name}.{HISTORY_FILE}")
+        return cls(Path.cwd() / HISTORY_FILE)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every complete record, oldest first; a torn last line is skipped with a warning."""
+        if not self.path.exists():
+            return []
+        records: list[dict[str, Any]] = []
+        lines = self.path.read_bytes().split(b"\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines):  # the last line, written when a crash hit: skip it
+                    warnings.warn(f"{self.path}: skipped a torn last line (an interrupted write)", stacklevel=2)
+                    continue
+                raise DataError(
+                    f"{self.path} line {number} is not valid JSON; the history is append-only, "
+                    "so move the file aside and start a new one"
+                ) from None
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one record durably: one write of one line, then flush and fsync."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        with self.path.open("ab") as fh:
+            if fh.tell() > 0 and not _ends_with_newline(self.path):
+                fh.write(b"\n")  # seal a torn line so this record stays parseable
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def history_record(report: "DriftReport") -> dict[str, Any]:
+    """The compact, JSON-safe summary of a report that a history line holds."""
+    data = report.to_dict()
+    return {k: data[k] for k in _HISTORY_FIELDS if k in data}
+
+
+# -- time windows -------------------------------------------------------------------------
+@dataclass
+class TimeWindow:
+    """Rows of a log that fall in ``[start, end)``."""
+
+    index: int
+    start: "pd.Timestamp"
+    end: "pd.Timestamp"
+    rows: list[int]
+
+    def info(self, name: str | None = None) -> dict[str, Any]:
+        """What ``report.window`` carries: sinks log ``index`` as the step and ``timestamp``."""
+        start, end = _iso(self.start), _iso(self.end)
+        return {"index": self.index, "start": start, "end": end, "timestamp": end,
+                "name": name or f"{start}/{end}", "n_rows": len(self.rows)}
+
+
+def _iso(ts: "pd.Timestamp") -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_frequency(freq: str) -> "pd.Timedelta":
+    """A fixed window length from a pandas-style string (``30min``, ``1h``, ``1d``, ``7d``)."""
+    import pandas as pd
+
+    try:
+        delta = pd.Timedelta(str(freq).strip())
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"window length {freq!r} is not a duration; use a pandas-style string such as 1h, 1d or 7d"
+        ) from None
+    if delta <= pd.Timedelta(0):
+        raise ConfigError(f"window length {freq!r} must be positive")
+    return delta
+
+
+def split_windows(timestamps: Sequence[str | None], freq: str) -> tuple[list[TimeWindow], int]:
+    """Consecutive windows of length ``freq`` covering the timestamps, and the rows without one.
+
+    Windows start at the first timestamp floored to the window length (so daily windows
+    start at midnight UTC) and follow each other without gaps; empty windows are kept so
+    the index is a true time step.
+    """
+    import pandas as pd
+
+    delta = parse_frequency(freq)
+    times = pd.to_datetime(pd.Series(list(timestamps), dtype=object), utc=True, errors="coerce", format="ISO8601")
+    valid = times.notna()
+    if not valid.any():
+        raise DataError("no row has a usable timestamp; check --timestamp-column")
+    origin = times[valid].min().floor(delta) if delta <= pd.Timedelta(days=1) else times[valid].min().floor("1D")
+    slot = ((times[valid] - origin) // delta).astype(int)
+    windows = [
+        TimeWindow(i, origin + i * delta, origin + (i + 1) * delta, [])
+        for i in range(int(slot.max()) + 1)
+    ]
+    for row, i in zip(slot.index, slot.to_numpy()):
+        windows[int(i)].rows.append(int(row))
+    return windows, int((~valid).sum())
+
+
+# -- the monitor ----------------------------------------------------------------------------
+@dataclass
+class WindowResult:
+    """One time window's outcome: a report, or why it was skipped."""
+
+    window: TimeWindow
+    report: "DriftReport | None" = None
+    skipped: str | None = None
+
+
+@dataclass
+class Monitor:
+    """Compares windows to a baseline with memory: the policy sees every earlier window.
+
+    ``history`` is where windows are recorded (``None`` keeps them in memory only). Every
+    checked window is appended before the next one is looked at.
+    """
+
+    baseline: "Baseline"
+    policy: "Policy | None" = None
+    history: History | None = None
+    embedder: "Embedder | None" = None
+    min_window: int | None = None
+    seed: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from drift_tracking.comparison import MIN_WINDOW
+        from drift_tracking.policy import Policy
+
+        self.policy = self.policy or Policy.for_baseline(self.baseline)
+        if self.history is not None and not self.records:
+            self.records = self.history.read()
+        self.min_window = MIN_WINDOW if self.min_window is None else self.min_window
+        if self.min_window < MIN_WINDOW:
+            raise ConfigError(f"min_window must be at least {MIN_WINDOW}, got {self.min_window}")
+
+    def check(
+        self,
+        window: "Sequence[str] | TextData",
+        *,
+        window_info: dict[str, Any] | None = None,
+        quality: "QualityInputs | None" = None,
+    ) -> "DriftReport":
+        """Compare one window, decide with the history, record it; returns the report."""
+        from drift_tracking.comparison import compare
+
+        info = dict(window_info or {})
+        info.setdefault("index", self._next_index())
+        report = compare(
+            self.baseline, window, embedder=self.embedder, policy=self.policy, seed=self.seed,
+            window_info=info, history=self.records, quality=quality,
+        )
+        record = history_record(report)
+        if self.history is not None:
+            self.history.append(record)
+        self.records.append(record)
+        return report
+
+    def run(
+        self,
+        data: "TextData",
+        freq: str,
+        *,
+        quality_for: Any = None,
+    ) -> Iterator[WindowResult]:
+        """Split ``data`` by its timestamps into windows of ``freq`` and check each in turn.
+
+        Windows with fewer than ``min_window`` rows are skipped with a note (their rows are
+        too few to compare); windows already in the history (same start and end) are not
+        checked again, so re-running on a growing log only adds the new windows. ``quality_for(rows)`` may return the window's
+        :class:`~drift_tracking.quality.QualityInputs`. Yields as it goes, so a caller can
+        log each window as soon as it is decided.
+        """
+        if data.timestamps is None:
+            raise DataError("the data has no timestamps; pass --timestamp-column (the column holding request times)")
+        windows, undated = split_windows(data.timestamps, freq)
+        if undated:
+            warnings.warn(f"{undated} row(s) without a usable timestamp were left out", stacklevel=2)
+        offset = self._next_index()
+        seen = {(r.get("window", {}).get("start"), r.get("window", {}).get("end")) for r in self.records}
+        windows = [w for w in windows if (_iso(w.start), _iso(w.end)) not in seen]
+        for number, window in enumerate(windows):
+            window.index = offset + number
+            if len(window.rows) < self.min_window:
+                yield WindowResult(window, skipped=(
+                    f"window {window.index} ({_iso(window.start)} to {_iso(window.end)}) has "
+                    f"{len(window.rows)} row(s), fewer than the minimum {self.min_window}: skipped"
+                ))
+                continue
+            part = _subset(data, window.rows)
+            quality = quality_for(window.rows) if quality_for is not None else None
+            yield WindowResult(window, report=self.check(part, window_info=window.info(), quality=quality))
+
+    def _next_index(self) -> int:
+        indices = [r.get("window", {}).get("index") for r in self.records]
+        indices = [i for i in indices if isinstance(i, int)]
+        return max(indices) + 1 if indices else 0
+
+
+def _subset(data: "TextData", rows: Sequence[int]) -> "TextData":
+    from drift_tracking.data import TextData
+
+    def pick(values: list[Any] | None) -> list[Any] | None:
+        return [values[i] for i in rows] if values is not None else None
+
+    return TextData(
+        prompts=pick(data.prompts) or [],
+        responses=pick(data.responses),
+        row_ids=[data.row_ids[i] for i in rows] if data.row_ids else list(rows),
+        timestamps=pick(data.timestamps),
+        ids=pick(data.ids),
+        n_rows=len(rows),
+    )
