@@ -232,7 +232,8 @@ class Monitor:
     ) -> Iterator[WindowResult]:
         """Split ``data`` by its timestamps into windows of ``freq`` and check each in turn.
 
-        Windows with fewer than ``min_window`` rows are skipped with a note (their rows are
+        Windows with no rows are passed over silently (their index still counts); windows
+        with fewer than ``min_window`` rows are skipped with a note (their rows are
         too few to compare); windows already in the history (same start and end) are not
         checked again, so re-running on a growing log only adds the new windows. ``quality_for(rows)`` may return the window's
         :class:`~drift_tracking.quality.QualityInputs`. Yields as it goes, so a caller can
@@ -248,6 +249,8 @@ class Monitor:
         windows = [w for w in windows if (_iso(w.start), _iso(w.end)) not in seen]
         for number, window in enumerate(windows):
             window.index = offset + number
+            if not window.rows:
+                continue  # no traffic: the index still advances, nothing to note
             if len(window.rows) < self.min_window:
                 yield WindowResult(window, skipped=(
                     f"window {window.index} ({_iso(window.start)} to {_iso(window.end)}) has "

@@ -248,7 +248,8 @@ class Policy:
         self._retrain(report, history, reasons)
         # Headline first: what made the tier, then lesser findings, then advice.
         rank = {"critical": 1, "review": 2, report.tier: 0}
-        reasons.sort(key=lambda r: rank.get(r.split(":", 1)[0].split(",", 1)[0].split(" ", 1)[0], 3))
+        reasons.sort(key=lambda r: (rank.get(r.split(":", 1)[0].split(",", 1)[0].split(" ", 1)[0], 3),
+                                    " level:" in r.split(":", 1)[0] + ":"))
         report.tier_reasons = reasons or ["no drift metric reached its review level and quality is stable"]
         report.thresholds = {**thresholds.describe(), "persistence": self.persistence,
                              "quality": {"review_drop": self.quality.review_drop,
