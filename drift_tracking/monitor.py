@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -129,7 +130,8 @@ def parse_frequency(freq: str) -> "pd.Timedelta":
     import pandas as pd
 
     try:
-        delta = pd.Timedelta(str(freq).strip())
+        # pandas 3 deprecates lower-case day/week units; people write 1d and 7d
+        delta = pd.Timedelta(re.sub(r"(?<=\d)\s*([dw])\b", lambda m: m.group(1).upper(), str(freq).strip()))
     except (ValueError, TypeError):
         raise ConfigError(
             f"window length {freq!r} is not a duration; use a pandas-style string such as 1h, 1d or 7d"
