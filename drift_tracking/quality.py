@@ -37,9 +37,9 @@ _FALSE_FLAGS = frozenset({"0", "false", "no", "n", "good", "up", "thumbs_up", "t
 
 # -- golden set ------------------------------------------------------------------------------
 def normalise(text: str) -> str:
-    """Lower case, accents folded, punctuation dropped (except inside numbers), spaces collapsed."""
+    """Lower case, compatibility forms folded, punctuation dropped (except between digits), spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).lower()
-    text = re.sub(r"(?<!\d)[.,;:!?'\"()\[\]](?!\d)", " ", text)
+    text = re.sub(r"(?<!\d)[.,;:!?'\"()\[\]]|[.,;:!?'\"()\[\]](?!\d)", " ", text)
     return " ".join(text.split())
 
 

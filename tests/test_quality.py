@@ -1,0 +1,122 @@
+"""Golden-set scoring, reward and feedback signals, and their reference values in the baseline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drift_tracking import samples
+from drift_tracking.config import Config
+from drift_tracking.data import load_texts
+from drift_tracking.errors import DataError
+from drift_tracking.quality import (
+    QualityInputs,
+    QualitySource,
+    answer_matches,
+    as_flag,
+    load_feedback,
+    load_golden,
+    reference_values,
+    score_golden,
+)
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return samples.golden_set(50)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "method", "match"),
+    [
+        ("30 days", "30 days", "exact", True),
+        ("30 days.", "30 days", "exact", False),
+        ("It's 30 days.", "30 days", "normalised", True),
+        ("IT'S 30 DAYS", "30 days", "normalised", True),
+        ("130 days", "30 days", "normalised", False),
+        ("The answer is $14.99.", "$14.99", "normalised", True),
+        ("It costs $14.", "$14.99", "normalised", False),
+        ("Account > Billing > Invoices", "Account > Billing > Invoices", "normalised", True),
+    ],
+)
+def test_answer_matching(answer, expected, method, match):
+    assert answer_matches(answer, expected, method) is match
+
+
+@pytest.mark.parametrize("accuracy", [1.0, 0.8, 0.5])
+def test_normalised_scoring_recovers_the_simulated_accuracy(golden, accuracy):
+    answers = samples.answer_golden(golden, accuracy=accuracy, seed=3)
+    result = score_golden(golden, answers, method="normalised")
+    assert result["accuracy"] == pytest.approx(accuracy)
+    assert result["n"] == 50
+    # exact match is stricter: sentences around a right answer do not count
+    assert score_golden(golden, answers, method="exact")["accuracy"] <= accuracy
+
+
+def test_embedding_similarity_scoring(golden, embedder):
+    right = score_golden(golden, [g["expected"] for g in golden], method="embedding", embedder=embedder)
+    assert right["accuracy"] == 1.0
+    wrong = samples.answer_golden(golden, accuracy=0.0, seed=3)
+    assert score_golden(golden, wrong, method="embedding", embedder=embedder)["accuracy"] < 0.5
+
+
+def test_golden_file_round_trip_and_errors(tmp_path, golden):
+    answers = samples.answer_golden(golden, accuracy=0.9, seed=1)
+    path = samples.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
+    assert score_golden(load_golden(path))["accuracy"] == pytest.approx(0.9)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer\nq,a\n")
+    with pytest.raises(DataError, match="prompt, expected"):
+        load_golden(bad)
+    no_answers = samples.write(golden, tmp_path / "no_answers.jsonl")
+    with pytest.raises(DataError, match="'answer' column"):
+        score_golden(load_golden(no_answers))
+
+
+def test_feedback_flags(tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text("id,flag\nr1,thumbs_down\nr2,thumbs_up\nr3,1\nr1,0\n")
+    assert load_feedback(path) == {"r1": True, "r2": False, "r3": True}
+    with pytest.raises(DataError, match="'maybe'"):
+        as_flag("maybe")
+    with pytest.raises(DataError, match="feedback.flag_column"):
+        load_feedback(path, flag_column="thumb")
+
+
+def test_signals_use_the_baseline_reference_unless_overridden():
+    from types import SimpleNamespace
+
+    reference = reference_values(golden={"accuracy": 0.9}, rewards=[0.8, 1.0], flags=[True, False, False, False])
+    assert reference == {"golden_accuracy": 0.9, "reward_mean": 0.9, "flag_rate": 0.25}
+    baseline = SimpleNamespace(quality_=reference)  # what Baseline.quality_ holds after build/load
+    signals = QualityInputs(golden={"accuracy": 0.81, "n": 50}, rewards=[0.72], flags=[True, False]).signals(baseline)
+    assert signals["golden"]["relative_drop"] == pytest.approx(0.1)
+    assert signals["reward"]["relative_drop"] == pytest.approx(0.2)
+    assert signals["feedback"]["relative_increase"] == pytest.approx(1.0)
+    override = QualityInputs(golden={"accuracy": 0.81, "n": 50}, reference={"golden_accuracy": 0.81}).signals(baseline)
+    assert override["golden"]["relative_drop"] == 0.0
+
+
+def test_a_signal_without_a_baseline_value_is_reported_not_judged():
+    signals = QualityInputs(golden={"accuracy": 0.5, "n": 10}).signals()
+    assert signals["golden"]["relative_drop"] is None and signals["golden"]["baseline_accuracy"] is None
+
+
+def test_quality_source_aligns_rewards_and_flags_with_loaded_rows(tmp_path):
+    rows = [{"id": "a", "prompt": "hello there", "reward": 0.5}, {"id": "b", "prompt": "", "reward": 0.1},
+            {"id": "c", "prompt": "where is my order", "reward": 0.9}]
+    data = tmp_path / "w.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    flags = tmp_path / "flags.jsonl"
+    flags.write_text(json.dumps({"id": "c", "flag": True}))
+    config = Config()
+    config.reward.column, config.feedback.path = "reward", str(flags)
+    texts = load_texts(data, id_column="id")
+    source = QualitySource.from_config(config, data, texts)
+    assert source.rewards == [0.5, 0.9]  # row b has no prompt and is left out
+    assert source.flags == [False, True]
+    assert source.for_rows([1]).rewards == [0.9]
+    config.reward.column = "score"
+    with pytest.raises(DataError, match="reward column 'score'"):
+        QualitySource.from_config(config, data, texts)
