@@ -470,6 +470,24 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+# -- relog ---------------------------------------------------------------------------
+@main.command()
+@click.argument("spool", type=click.Path(exists=True))
+@click.option("--tracking-uri", default=None,
+              help="Send to this MLflow server instead of the one each report was meant for.")
+def relog(spool: str, tracking_uri: str | None) -> None:
+    """Re-send reports spooled while a tracking server was down.
+
+    SPOOL is a spool directory (all its pending reports) or one spooled report. Reports
+    from one run go back into one run, in window order; each sent report moves to
+    SPOOL/sent/ so it is never sent twice.
+    """
+    from drift_tracking.integrations.relog import relog as relog_reports
+
+    sent = relog_reports(spool, tracking_uri=tracking_uri, echo=lambda line: click.echo(line, err=True))
+    click.echo(f"Re-logged {len(sent)} report(s) from {spool}")
+
+
 # -- demo ----------------------------------------------------------------------------
 @main.command()
 @click.option(

@@ -226,16 +226,16 @@ def _metrics(report: DriftReport) -> str:
     return f"<h2>Metrics</h2><table>{head}{''.join(rows)}</table>{note}"
 
 
-def _figures(report: DriftReport, history: Sequence[Any] | None) -> str:
+def _figures(report: DriftReport, history: Sequence[Any] | None, png: Mapping[str, bytes] | None = None) -> str:
     from drift_tracking import plots
 
     try:
-        figures = plots.report_figures(report, history=history)
+        figures = dict(png) if png is not None else plots.report_figures(report, history=history)
     except Exception as exc:  # a broken plot must not cost the whole report
         return f'<h2>Figures</h2><p class="warnings">figures could not be drawn: {_e(exc)}</p>'
     parts = []
     for name, fig in figures.items():
-        data = base64.b64encode(plots.png_bytes(fig)).decode("ascii")
+        data = base64.b64encode(fig if isinstance(fig, bytes) else plots.png_bytes(fig)).decode("ascii")
         caption = _FIGURE_CAPTIONS.get(name, name)
         parts.append(
             f'<figure id="fig-{_e(name)}"><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
@@ -336,11 +336,13 @@ def render_html(
     history: Iterable[Any] | None = None,
     *,
     include_figures: bool = True,
+    figures_png: Mapping[str, bytes] | None = None,
 ) -> str:
     """The report as one self-contained HTML page (figures embedded as base64 PNG).
 
     ``history`` is the list of report dicts (oldest first) for the metric time series;
     without it the series shows this report alone. A report dict is accepted too.
+    ``figures_png`` (name -> PNG bytes) reuses figures already rendered for other sinks.
     """
     if isinstance(report, Mapping):
         report = DriftReport.from_dict(dict(report))
@@ -353,7 +355,7 @@ def render_html(
         _header(report),
         _warnings(report),
         _metrics(report),
-        _figures(report, history) if include_figures else "",
+        _figures(report, history, figures_png) if include_figures else "",
         _cluster_shift(report),
         _novel(report),
         _identity(report),
@@ -368,9 +370,9 @@ def render_html(
 
 
 def write_html(report: DriftReport | Mapping[str, Any], path: str | Path,
-               history: Iterable[Any] | None = None) -> Path:
+               history: Iterable[Any] | None = None, figures_png: Mapping[str, bytes] | None = None) -> Path:
     """Write :func:`render_html` to ``path`` (UTF-8; parents are created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, history=history), encoding="utf-8")
+    path.write_text(render_html(report, history=history, figures_png=figures_png), encoding="utf-8")
     return path

@@ -1,0 +1,186 @@
+"""The work behind the ``drift`` evaluator: read MLflow's dataset, compare, log, return.
+
+Kept apart from :mod:`drift_tracking.integrations.mlflow_evaluator` so the plugin module
+MLflow imports for everyone stays empty; this one loads only when an evaluation asks
+for drift. All decisions are the library's (``compare`` and the policy), so the CLI,
+this evaluator and W&B give the same answer for the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drift_tracking.errors import ConfigError, DataError
+
+_DEFAULT_INPUT_COLUMNS = ("inputs", "prompt", "input", "question", "text")
+_KNOWN_KEYS = frozenset({
+    "baseline", "input_column", "response_column", "model_name", "model_version", "window",
+    "device", "batch_size", "embedding_model", "tracking_uri", "config", "golden", "seed",
+})
+
+
+def evaluate_drift(
+    *, dataset: Any, run_id: str, config: dict[str, Any], model: Any = None, predictions: str | None = None
+) -> Any:
+    """Compare the dataset's prompts (and responses) to the configured baseline; log to ``run_id``."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models.evaluation import EvaluationResult
+
+    from drift_tracking.comparison import compare
+    from drift_tracking.data import load_texts
+    from drift_tracking.integrations import load_baseline
+    from drift_tracking.integrations.mlflow_logging import log_report_to_run, report_metrics
+
+    unknown = sorted(set(config) - _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in evaluator_config['drift']: {', '.join(unknown)}; "
+            f"known keys: {', '.join(sorted(_KNOWN_KEYS))}"
+        )
+    features = _frame(dataset.features_data, dataset)
+    prompt_column = _input_column(features, config.get("input_column"))
+    responses = _responses(dataset, features, config, model=model, predictions=predictions)
+    table = {"prompt": features[prompt_column].tolist()}
+    if responses is not None:
+        table["response"] = responses
+    texts = load_texts(_pandas().DataFrame(table), text_column="prompt",
+                       response_column="response" if responses is not None else None)
+
+    baseline = load_baseline(config["baseline"], tracking_uri=config.get("tracking_uri") or mlflow.get_tracking_uri())
+    embedder = _embedder(baseline, config)
+    window = {"source": "mlflow.evaluate", **dict(config.get("window") or {})}
+    report = compare(baseline, texts, embedder=embedder, policy=_policy(config, baseline),
+                     seed=int(config.get("seed", 0)), window_info=window)
+
+    client = MlflowClient()
+    extra_tags = {f"drift.{k}": str(config[k]) for k in ("model_name", "model_version") if config.get(k) is not None}
+    written = log_report_to_run(client, run_id, report, extra_tags=extra_tags)
+    root = client.get_run(run_id).info.artifact_uri.rstrip("/")
+    artifacts = {_artifact_name(path): _artifact(f"{root}/{path}") for path in written if "/" not in path}
+    return EvaluationResult(metrics=report_metrics(report), artifacts=artifacts, run_id=run_id)
+
+
+def _pandas() -> Any:
+    import pandas as pd
+
+    return pd
+
+
+def _frame(data: Any, dataset: Any) -> Any:
+    pd = _pandas()
+    if isinstance(data, pd.DataFrame):
+        return data
+    names = list(getattr(dataset, "feature_names", None) or [])
+    frame = pd.DataFrame(data)
+    if names and len(names) == frame.shape[1]:
+        frame.columns = names
+    return frame
+
+
+def _input_column(features: Any, wanted: str | None) -> str:
+    columns = [str(c) for c in features.columns]
+    if wanted is not None:
+        if wanted not in features.columns:
+            raise DataError(
+                f"input_column {wanted!r} is not in the evaluation data; its columns are: {', '.join(columns)}. "
+                "Set evaluator_config={'drift': {'input_column': ...}} to the prompts' column"
+            )
+        return wanted
+    for name in _DEFAULT_INPUT_COLUMNS:
+        if name in features.columns:
+            return name
+    if len(columns) == 1:
+        return features.columns[0]
+    raise DataError(
+        f"cannot tell which column holds the prompts among {', '.join(columns)}; "
+        "set evaluator_config={'drift': {'input_column': NAME}}"
+    )
+
+
+def _responses(dataset: Any, features: Any, config: dict[str, Any], *, model: Any, predictions: str | None) -> list[Any] | None:
+    """Responses from the model when one is given, else the ``predictions`` column, else ``response_column``."""
+    if model is not None:
+        return _model_outputs(model.predict(features), predictions)
+    data = getattr(dataset, "predictions_data", None)
+    if data is not None:
+        return list(data.tolist() if hasattr(data, "tolist") else data)
+    column = config.get("response_column")
+    if column is not None:
+        if column not in features.columns:
+            raise DataError(f"response_column {column!r} is not in the evaluation data")
+        return features[column].tolist()
+    return None
+
+
+def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
+    pd = _pandas()
+    if isinstance(outputs, pd.DataFrame):
+        if predictions is not None and predictions in outputs.columns:
+            return outputs[predictions].tolist()
+        if outputs.shape[1] == 1:
+            return outputs.iloc[:, 0].tolist()
+        raise DataError(
+            f"the model returned columns {list(outputs.columns)}; pass predictions=COLUMN to say which holds responses"
+        )
+    if isinstance(outputs, pd.Series):
+        return outputs.tolist()
+    if isinstance(outputs, dict):
+        if predictions in outputs:
+            return list(outputs[predictions])
+        if len(outputs) == 1:
+            return list(next(iter(outputs.values())))
+    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
+        key = predictions if predictions in outputs[0] else next(iter(outputs[0]))
+        return [o.get(key) for o in outputs]
+    if hasattr(outputs, "tolist"):
+        return list(outputs.tolist())
+    if isinstance(outputs, (list, tuple)):
+        return list(outputs)
+    raise DataError(f"cannot read responses from a model output of type {type(outputs).__name__}")
+
+
+def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
+    from drift_tracking.embedding import DEFAULT_MODEL, Embedder
+
+    name = config.get("embedding_model") or baseline.identity.name
+    return Embedder(
+        None if name == DEFAULT_MODEL else name,
+        device=str(config.get("device", "auto")),
+        batch_size=int(config.get("batch_size", 32)),
+    )
+
+
+def _policy(config: dict[str, Any], baseline: Any) -> Any:
+    """The policy the config asks for; the library default when it asks for nothing."""
+    from drift_tracking import policy as policy_module
+
+    if config.get("config") is None and config.get("golden") is None:
+        return None
+    loader = getattr(policy_module, "load_policy", None)
+    if loader is None:
+        raise ConfigError(
+            "evaluator_config['drift'] sets 'config'/'golden' but this version of drift-tracking "
+            "cannot load a policy file; remove them to use the default policy"
+        )
+    return loader(config.get("config"), golden=config.get("golden"), baseline=baseline)
+
+
+def _artifact_name(path: str) -> str:
+    """``drift_report.json`` -> ``drift_report``; the HTML page is ``drift_report_html``."""
+    stem, _, suffix = path.rpartition(".")
+    return f"{stem}_html" if suffix == "html" else stem
+
+
+def _artifact(uri: str) -> Any:
+    from mlflow.models.evaluation.artifacts import (
+        ImageEvaluationArtifact,
+        JsonEvaluationArtifact,
+        TextEvaluationArtifact,
+    )
+
+    if uri.endswith(".png"):
+        return ImageEvaluationArtifact(uri=uri)
+    if uri.endswith(".json"):
+        return JsonEvaluationArtifact(uri=uri)
+    return TextEvaluationArtifact(uri=uri)

@@ -1,0 +1,167 @@
+"""Log drift reports to one MLflow run; spool them locally when the server is down.
+
+One sink is one run: the CLI's ``check --mlflow`` logs a single window to it, the
+monitor logs every window as a step of the same run, so the UI draws the trend. The run
+is created on the first report, not in ``__init__``, so opening a sink never fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from drift_tracking.integrations.mlflow_logging import bounded_http_retries, log_report_to_run
+from drift_tracking.report import DriftReport
+from drift_tracking.sinks import SinkUnavailable
+
+DEFAULT_EXPERIMENT = "drift-tracking"
+
+
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI``, else a SQLite store in ``./mlruns.db`` (the file store is deprecated)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlruns.db').resolve()}"
+
+
+class MlflowSink:
+    """A :class:`~drift_tracking.sinks.Sink` writing every report to one MLflow run.
+
+    Parameters
+    ----------
+    tracking_uri: server or store; ``None`` uses :func:`default_tracking_uri`.
+    experiment_name: created when missing.
+    run_name: the run's display name; MLflow picks one when ``None``.
+    run_id: log into this existing run instead of creating one (used by relog).
+    spool_dir: where reports go when the server cannot be reached.
+    spool: ``False`` raises :class:`SinkUnavailable` without spooling (relog uses it, so a
+        report that still cannot be sent stays in its one spool entry).
+    max_retries, timeout_s: how long to keep trying a server before spooling.
+    """
+
+    name = "mlflow"
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        experiment_name: str = DEFAULT_EXPERIMENT,
+        run_name: str | None = None,
+        *,
+        run_id: str | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool: bool = True,
+        max_retries: int = 1,
+        timeout_s: int = 10,
+    ) -> None:
+        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self.experiment_name = experiment_name or DEFAULT_EXPERIMENT
+        self.run_name = run_name
+        self.run_id = run_id
+        self.spool_dir = spool_dir
+        self.spool = spool
+        self.session = uuid.uuid4().hex[:12]  # groups one sink's spooled windows back into one run
+        self.max_retries = max_retries
+        self.timeout_s = timeout_s
+        self._client: Any = None
+        self._params_logged = False
+        self.spooled: list[Path] = []
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
+
+    def target(self) -> dict[str, Any]:
+        """Where this sink sends reports, as stored in a spool entry."""
+        return {
+            "sink": self.name,
+            "tracking_uri": self.tracking_uri,
+            "experiment_name": self.experiment_name,
+            "run_name": self.run_name,
+            "run_id": self.run_id,
+            "session": self.session,
+        }
+
+    def run_url(self) -> str | None:
+        if self.run_id is None:
+            return None
+        if self.tracking_uri.startswith(("http://", "https://")):
+            experiment = self.client.get_run(self.run_id).info.experiment_id
+            return f"{self.tracking_uri.rstrip('/')}/#/experiments/{experiment}/runs/{self.run_id}"
+        return f"run {self.run_id} in {self.tracking_uri}"
+
+    def log_report(self, report: DriftReport, *, history: Sequence[dict[str, Any]] = ()) -> str | None:
+        """Log one window at step ``report.window['index']``; spool it and raise if the server is down."""
+        try:
+            with bounded_http_retries(self.max_retries, self.timeout_s):
+                run_id = self._ensure_run()
+                log_report_to_run(self.client, run_id, report, history=history, log_params=not self._params_logged)
+                self._params_logged = True
+                return self.run_url()
+        except Exception as exc:  # noqa: BLE001 - any failure to log must spool, not lose the report
+            if not _is_unreachable(exc):
+                raise
+            raise self._spool(report, history, exc) from exc
+
+    def close(self) -> str | None:
+        """Mark the run finished; a line for the user saying where it is (or what was spooled)."""
+        if self.run_id is not None and not self.spooled:
+            try:
+                with bounded_http_retries(self.max_retries, self.timeout_s):
+                    self.client.set_terminated(self.run_id)
+            except Exception as exc:  # noqa: BLE001
+                if not _is_unreachable(exc):
+                    raise
+                return f"MLflow run {self.run_id} could not be closed: {exc}"
+            return f"MLflow run: {self.run_url()}"
+        if self.spooled:
+            return f"{len(self.spooled)} report(s) spooled; re-send with: drift-tracking relog {self.spooled[0].parent}"
+        return None
+
+    # -- internals -----------------------------------------------------------------
+    def _ensure_run(self) -> str:
+        if self.run_id is None:
+            experiment = self.client.get_experiment_by_name(self.experiment_name)
+            experiment_id = (
+                experiment.experiment_id if experiment else self.client.create_experiment(self.experiment_name)
+            )
+            tags = {"mlflow.runName": self.run_name} if self.run_name else None
+            run = self.client.create_run(experiment_id, tags=tags, run_name=self.run_name)
+            self.run_id = run.info.run_id
+        return self.run_id
+
+    def _spool(self, report: DriftReport, history: Sequence[dict[str, Any]], exc: Exception) -> SinkUnavailable:
+        from drift_tracking.spool import spool_report
+
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if not self.spool:
+            return SinkUnavailable(f"MLflow at {self.tracking_uri} is unreachable ({reason})")
+        entry = spool_report(report, self.target(), history=history, spool_dir=self.spool_dir)
+        self.spooled.append(entry)
+        return SinkUnavailable(
+            f"MLflow at {self.tracking_uri} is unreachable ({reason}); the report was spooled to {entry}. "
+            f"Re-send it when the server is back with: drift-tracking relog {entry}"
+        )
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """True for connection failures, timeouts and server-side 5xx, however MLflow wraps them."""
+    import requests
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
+                                TimeoutError)):
+            return True
+        text = str(current)
+        if any(s in text for s in ("Max retries exceeded", "Connection refused", "Failed to establish",
+                                   "Read timed out", "error code 50")):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,0 +1,70 @@
+"""Re-send spooled reports once their tracking server is back.
+
+Entries spooled by one sink (one ``check`` or one ``monitor`` run) go back into one run,
+in window order, so a monitoring trend survives an outage. An entry is moved to
+``sent/`` only after its report was logged; one that still fails stays where it is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from drift_tracking.errors import ConfigError
+from drift_tracking.spool import SpoolEntry, mark_sent, pending_entries, read_entry
+
+
+def relog(
+    path: str | os.PathLike[str],
+    *,
+    tracking_uri: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[Path]:
+    """Send every pending entry under ``path``; returns the entries sent (now under ``sent/``).
+
+    ``tracking_uri`` overrides where the entries were meant to go (a server that moved).
+    Stops at the first entry that still cannot be sent and raises ``SinkUnavailable``.
+    """
+    entries = [read_entry(p) for p in pending_entries(path)]
+    groups: dict[str, list[SpoolEntry]] = defaultdict(list)
+    for entry in entries:
+        groups[str(entry.target.get("session") or entry.path)].append(entry)
+    sent: list[Path] = []
+    for group in groups.values():
+        group.sort(key=lambda e: (_index(e), e.path.name))
+        sink = _sink_for(group[0], tracking_uri)
+        for entry in group:
+            where = sink.log_report(entry.report, history=entry.history)
+            sent.append(mark_sent(entry.path))
+            echo(f"Re-logged {entry.path.name} (window {entry.report.window.get('index', '-')}, "
+                 f"tier {entry.report.tier}) to {where}")
+        line = sink.close()
+        if line:
+            echo(line)
+    return sent
+
+
+def _index(entry: SpoolEntry) -> int:
+    index = entry.report.window.get("index")
+    return index if isinstance(index, int) else -1
+
+
+def _sink_for(entry: SpoolEntry, tracking_uri: str | None):  # noqa: ANN202 - a Sink
+    target = entry.target
+    if target.get("sink") != "mlflow":
+        raise ConfigError(
+            f"{entry.path} was spooled by the {target.get('sink')!r} sink; only MLflow reports can be "
+            "re-logged with this command"
+        )
+    from drift_tracking.integrations.mlflow_sink import MlflowSink
+
+    moved = tracking_uri is not None and tracking_uri != target.get("tracking_uri")
+    return MlflowSink(
+        tracking_uri=tracking_uri or target.get("tracking_uri"),
+        experiment_name=target.get("experiment_name") or "drift-tracking",
+        run_name=target.get("run_name"),
+        run_id=None if moved else target.get("run_id"),
+        spool=False,
+    )
