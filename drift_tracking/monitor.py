@@ -60,24 +60,28 @@ class History:
         return cls(Path.cwd() / HISTORY_FILE)
 
     def read(self) -> list[dict[str, Any]]:
-        """Every complete record, oldest first; a torn last line is skipped with a warning."""
+        """Every complete record, oldest first.
+
+        A line that is not valid JSON can only be a write cut short by a crash (each record
+        is one line written at once); it is skipped with a warning naming it, so one crash
+        never makes the windows recorded after it unreadable.
+        """
         if not self.path.exists():
             return []
         records: list[dict[str, Any]] = []
-        lines = self.path.read_bytes().split(b"\n")
-        for number, line in enumerate(lines, start=1):
+        torn: list[int] = []
+        for number, line in enumerate(self.path.read_bytes().split(b"\n"), start=1):
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
-                if number == len(lines):  # the last line, written when a crash hit: skip it
-                    warnings.warn(f"{self.path}: skipped a torn last line (an interrupted write)", stacklevel=2)
-                    continue
-                raise DataError(
-                    f"{self.path} line {number} is not valid JSON; the history is append-only, "
-                    "so move the file aside and start a new one"
-                ) from None
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                torn.append(number)
+        if torn:
+            warnings.warn(
+                f"{self.path}: skipped torn line(s) {', '.join(map(str, torn))} (writes interrupted by a crash)",
+                stacklevel=2,
+            )
         return records
 
     def append(self, record: dict[str, Any]) -> None:
@@ -136,6 +140,8 @@ def parse_frequency(freq: str) -> "pd.Timedelta":
         raise ConfigError(
             f"window length {freq!r} is not a duration; use a pandas-style string such as 1h, 1d or 7d"
         ) from None
+    if pd.isna(delta):
+        raise ConfigError(f"window length {freq!r} is empty; use a pandas-style string such as 1h, 1d or 7d")
     if delta <= pd.Timedelta(0):
         raise ConfigError(f"window length {freq!r} must be positive")
     return delta

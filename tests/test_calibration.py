@@ -1,0 +1,123 @@
+"""Calibrated thresholds, tested statistically on real embeddings of generated traffic.
+
+No-drift windows are random draws of the calibrated size from 1,600 fresh prompts of the
+baseline's own distribution (same generator and topics, another seed); the calibrated
+levels must flag at most ~5% of them, and the fixed JS 0.15 level's rate is reported
+beside it. A window with 20% novel-topic prompts must be flagged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from drift_tracking import samples
+from drift_tracking.calibration import CALIBRATED_METRICS, calibrated_thresholds, levels_from_null, null_distribution
+from drift_tracking.comparison import compare_embeddings
+from drift_tracking.errors import DataError
+from drift_tracking.policy import Policy
+from drift_tracking.statistics import js_divergence
+
+N_NULL_WINDOWS = 30
+
+
+@pytest.fixture(scope="module")
+def pool(embedder):
+    return embedder.encode([s.prompt for s in samples.generate(1600, seed=21)])
+
+
+@pytest.fixture(scope="module")
+def window_size(baseline):
+    return int(baseline.calibration_["window_size"])
+
+
+@pytest.fixture(scope="module")
+def null_reports(baseline, pool, window_size):
+    rng = np.random.default_rng(7)
+    return [
+        compare_embeddings(baseline, pool[rng.choice(len(pool), window_size, replace=False)], seed=i)
+        for i in range(N_NULL_WINDOWS)
+    ]
+
+
+def test_calibration_is_stored_as_json_in_the_baseline(baseline, window_size):
+    fit = json.loads((baseline.path / "fit.json").read_text())
+    entry = fit["calibration"]["sizes"][str(window_size)]
+    assert fit["calibration"]["method"] == "leave-chunk-out"
+    assert set(entry["null"]) == set(CALIBRATED_METRICS)
+    assert len(entry["null"]["js_divergence"]) == entry["n_draws"] >= 40
+    assert entry["n_reference"] == len(baseline) - window_size
+    assert baseline.describe()["calibrated"] is True
+
+
+def test_calibrated_levels_are_far_below_the_rule_of_thumb(baseline, window_size):
+    thresholds = calibrated_thresholds(baseline, window_size)
+    js = thresholds.levels["js_divergence"]
+    assert thresholds.source == "calibrated"
+    assert 0 < js.review < js.critical < 0.15  # healthy JS is ~0.01: 0.15 never fires
+    assert thresholds.levels["novel_cluster_share"].review >= 0.05  # floors where the null is 0
+
+
+def test_no_drift_windows_rarely_alarm_with_calibrated_levels(null_reports, record_property, capsys):
+    calibrated = [r.tier != "ok" for r in null_reports]
+    fixed = [Policy(mode="fixed").apply(copy.deepcopy(r)).tier != "ok" for r in null_reports]
+    fixed_js = [r.metrics["js_divergence"] >= 0.15 for r in null_reports]
+    rates = {"calibrated": np.mean(calibrated), "fixed": np.mean(fixed), "fixed_js_0.15": np.mean(fixed_js)}
+    record_property("false_alarm_rates", rates)
+    with capsys.disabled():
+        print(f"\nfalse-alarm rates over {N_NULL_WINDOWS} no-drift windows: "
+              + ", ".join(f"{k} {v:.1%}" for k, v in rates.items()))
+    assert sum(calibrated) <= 2, [r.tier_reasons for r in null_reports if r.tier != "ok"]
+    assert all(r.thresholds["source"] == "calibrated" for r in null_reports)
+
+
+def test_twenty_percent_novel_topics_are_flagged(baseline, embedder, window_size, null_reports, capsys):
+    window = samples.generate(window_size, seed=31, novel_share=0.2)
+    report = compare_embeddings(baseline, embedder.encode([s.prompt for s in window]))
+    fixed = Policy(mode="fixed").apply(compare_embeddings(baseline, embedder.encode([s.prompt for s in window])))
+    with capsys.disabled():
+        print(f"\n20% novel topics: calibrated {report.tier}, fixed levels {fixed.tier}")
+    assert report.tier != "ok", report.metrics
+    assert report.drift_signal != "none"
+    # it stands out from every no-drift window on the metric that flagged it
+    flagged = [m for m, level in report.thresholds["values"].items() if report.metrics[m] >= level["review"]]
+    assert flagged
+    assert all(report.metrics[flagged[0]] > r.metrics[flagged[0]] for r in null_reports)
+
+
+def test_other_window_sizes_get_thresholds_re_derived_or_a_warning(baseline, pool, window_size):
+    small = calibrated_thresholds(baseline, 100)
+    assert small.detail.get("rederived") is True and small.detail["calibrated_window_size"] == 100
+    # smaller windows are noisier: their levels are higher
+    assert small.levels["js_divergence"].review > calibrated_thresholds(baseline, window_size).levels["js_divergence"].review
+    big = compare_embeddings(baseline, pool[: len(baseline) // 2 + 50])
+    assert any("cannot be re-calibrated" in w for w in big.warnings)
+
+
+def test_leaving_the_chunk_out_raises_the_null(baseline, window_size):
+    """A chunk compared to a reference that contains it looks closer than it is (biased low)."""
+    ref = baseline.prompts
+    left_out = null_distribution(ref, window_size, n_draws=20, metrics=("outlier_share", "js_divergence"))
+    labels, _ = ref.assign(ref.embeddings)
+    counts = np.bincount(labels, minlength=ref.n_clusters)
+    rng = np.random.default_rng(0)  # the same chunks compared to the whole baseline, chunk included
+    js_included = [js_divergence(counts, np.bincount(labels[rng.choice(len(labels), window_size, replace=False)],
+                                                      minlength=ref.n_clusters)) for _ in range(20)]
+    assert np.mean(left_out["js_divergence"]) > np.mean(js_included)
+
+
+def test_levels_from_null_follow_the_documented_rule():
+    level = levels_from_null("js_divergence", [0.01] * 50 + [0.02] * 50)
+    sd = float(np.std([0.01] * 50 + [0.02] * 50, ddof=1))
+    assert level.review == pytest.approx(0.015 + 3 * sd, abs=1e-6)
+    assert level.critical == pytest.approx(level.review + 3 * sd, abs=1e-6)
+    zero = levels_from_null("novel_cluster_share", [0.0] * 20)
+    assert (zero.review, zero.critical, zero.extreme) == (0.05, 0.10, 0.30)
+
+
+def test_calibrating_a_window_over_half_the_baseline_is_refused(baseline):
+    with pytest.raises(DataError, match="window_size <= n/2"):
+        null_distribution(baseline.prompts, len(baseline) // 2 + 1)
