@@ -200,6 +200,11 @@ def baseline() -> None:
 @click.option("--clusters", type=click.IntRange(min=2), default=None, help="K-means clusters [default: sqrt(n)/3].")
 @click.option("--window-size", type=click.IntRange(min=20), default=None,
               help="Prompts per production window, to calibrate thresholds for [default: n/4, 100 to 1,000].")
+@click.option("--golden", "golden_path", type=click.Path(dir_okay=False), default=None,
+              help="Golden set answered in the good period (prompt, expected, answer): stores its accuracy.")
+@click.option("--reward-column", default=None, help="Column of reward-model scores: stores their mean.")
+@click.option("--feedback", "feedback_path", type=click.Path(dir_okay=False), default=None,
+              help="User flags per response id (id, flag) for the good period: stores the flag rate.")
 @click.option("--model", default=None, help="sentence-transformers model name or path [default: bundled MiniLM].")
 @_model_options
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -219,6 +224,9 @@ def baseline_build(
     out: str,
     clusters: int | None,
     window_size: int | None,
+    golden_path: str | None,
+    reward_column: str | None,
+    feedback_path: str | None,
     model: str | None,
     device: str,
     batch_size: int,
@@ -233,8 +241,11 @@ def baseline_build(
 ) -> None:
     """Embed DATA (.jsonl, .csv, .parquet) and save a checksummed baseline to --out."""
     from drift_tracking.baseline import Baseline
+    from drift_tracking.quality import reference_values
 
-    texts = _load(data, text_column, response_column)
+    config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
+    texts = _load(data, text_column, response_column,
+                  id_column=config.feedback.id_column if feedback_path else None)
     embedder = _embedder(model, device, batch_size)
     click.echo(f"Embedding {len(texts)} prompts with {embedder.model_name} ...", err=True)
     built = Baseline.build(
@@ -247,6 +258,10 @@ def baseline_build(
         source=str(data),
         window_size=window_size,
     )
+    quality = _quality(config, data, texts, embedder)
+    if quality:
+        built.quality_ = reference_values(golden=quality.golden, rewards=quality.rewards, flags=quality.flags)
+        click.echo(f"Quality of the good period: {json.dumps(built.quality_)}", err=True)
     path = built.save(out, overwrite=force)
     click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts.n_clusters} clusters) to {path}")
     if register_name:
@@ -451,6 +466,13 @@ def format_report(report: Any) -> str:
             row += f"   | {_fmt(report.response_metrics.get(name)):>10}"
         lines.append(row)
     lines.append(f"Thresholds: {report.thresholds.get('source', '?')}")
+    for name, signal in (report.quality or {}).items():
+        value = signal.get("accuracy", signal.get("mean", signal.get("flag_rate")))
+        change = signal.get("relative_drop", signal.get("relative_increase"))
+        what = "relative increase" if "relative_increase" in signal else "relative drop"
+        lines.append(f"Quality {name:<9} {_fmt(value):>10}" + (f"   ({what} {change:.1%})" if change is not None else ""))
+    if report.material_degradation:
+        lines.append(click.style("Material degradation: golden-set accuracy dropped more than 10%", fg="red"))
     if report.novel_clusters:
         lines.append("")
         lines.append("Novel clusters (no baseline neighbours):")

@@ -120,3 +120,46 @@ def test_quality_source_aligns_rewards_and_flags_with_loaded_rows(tmp_path):
     config.reward.column = "score"
     with pytest.raises(DataError, match="reward column 'score'"):
         QualitySource.from_config(config, data, texts)
+
+
+def test_check_cli_judges_golden_accuracy_against_the_configured_baseline(baseline, healthy_window, golden, tmp_path):
+    from click.testing import CliRunner
+
+    from drift_tracking.cli import main
+
+    window = samples.write(healthy_window, tmp_path / "window.jsonl")
+    answers = samples.answer_golden(golden, accuracy=0.8, seed=2)
+    golden_file = samples.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
+    config = tmp_path / "drift.toml"
+    config.write_text("[golden]\nbaseline_accuracy = 0.95\n[persistence]\nwindows = 3\n")
+    args = ["check", str(window), "--baseline", str(baseline.path), "--config", str(config), "--golden",
+            str(golden_file), "--history", str(tmp_path / "hist"), "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["quality"]["golden"]["accuracy"] == pytest.approx(0.8)
+    assert report["quality"]["golden"]["relative_drop"] == pytest.approx(0.15 / 0.95)
+    assert (report["tier"], report["drift_kind"], report["material_degradation"]) == ("critical", "degradation", True)
+    assert report["thresholds"]["persistence"] == 3
+    assert "golden-set accuracy dropped 15.8%" in report["tier_reasons"][0]
+    again = CliRunner().invoke(main, args)
+    assert json.loads(again.stdout)["window"]["index"] == 1
+    assert len((tmp_path / "hist" / "drift_history.jsonl").read_text().splitlines()) == 2
+
+
+def test_baseline_build_stores_the_good_period_quality(baseline_samples, golden, tmp_path):
+    from click.testing import CliRunner
+
+    from drift_tracking.baseline import Baseline
+    from drift_tracking.cli import main
+
+    rows = [{**samples.to_records([s])[0], "reward": 0.5 + (i % 2) * 0.5} for i, s in enumerate(baseline_samples[:300])]
+    data = samples.write(rows, tmp_path / "good.jsonl")
+    answers = samples.answer_golden(golden, accuracy=0.9, seed=1)
+    golden_file = samples.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
+    result = CliRunner().invoke(main, ["baseline", "build", str(data), "--out", str(tmp_path / "b"), "--golden",
+                                       str(golden_file), "--reward-column", "reward", "--window-size", "100"])
+    assert result.exit_code == 0, result.output
+    built = Baseline.load(tmp_path / "b")
+    assert built.quality_ == {"golden_accuracy": pytest.approx(0.9), "reward_mean": pytest.approx(0.75)}
+    assert built.calibration_["window_size"] == 100
