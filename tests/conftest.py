@@ -103,7 +103,10 @@ def mlflow_server(session_tmp):
     root = session_tmp / "mlflow-server"
     root.mkdir(exist_ok=True)
     port = _free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+           # registry webhooks may be delivered to a receiver on loopback over plain http
+           "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+           "MLFLOW_WEBHOOK_CACHE_TTL": "0"}
     log = (root / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server",

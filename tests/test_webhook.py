@@ -77,6 +77,11 @@ def receiver(client):
     started.stop()
 
 
+@pytest.fixture(scope="module")
+def reports(baseline, embedder, healthy_window, drifted_window):
+    return gate_reports(baseline, embedder, healthy_window, drifted_window)
+
+
 def _post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -87,10 +92,7 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
 
 
 @pytest.mark.slow
-def test_signed_delivery_audits_and_forged_one_changes_nothing(
-    client, receiver, baseline, embedder, healthy_window, drifted_window
-):
-    reports = gate_reports(baseline, embedder, healthy_window, drifted_window)
+def test_signed_delivery_audits_and_forged_one_changes_nothing(client, receiver, reports):
     experiment_id = client.create_experiment("webhook-tests")
     name = register_versions(client, experiment_id, "webhook", 3)
     run_id = log_evaluation(client, experiment_id, reports["drifted"], name, "1")
@@ -139,3 +141,36 @@ def test_other_events_and_bad_payloads_are_not_checked(receiver):
     assert _post(receiver.url, bad_body, bad_headers)[0] == 400
     receiver.wait_idle()
     assert len(receiver.results) == before
+
+
+@pytest.mark.slow
+def test_deliveries_from_the_mlflow_server_itself(client, reports):
+    """The server signs and sends the webhook; the receiver verifies it and audits the version."""
+    audited: list[tuple[str, str, str]] = []
+    gate = Gate(client=client)
+
+    def check(name: str, alias: str, version: str) -> str | None:
+        outcome = gate.audit(name, alias, version)
+        audited.append((alias, version, outcome))
+        return outcome
+
+    own = WebhookReceiver(SECRET, check, port=0).start()
+    webhook = client.create_webhook(name="drift-audit-e2e", url=own.url,
+                                    events=["model_version_alias.created"], secret=SECRET)
+    try:
+        experiment_id = client.create_experiment("webhook-e2e")
+        name = register_versions(client, experiment_id, "webhook-e2e", 2)
+        log_evaluation(client, experiment_id, reports["healthy"], name, "1")
+        log_evaluation(client, experiment_id, reports["drifted"], name, "2")
+        gate.promote(name, "1", alias="champion")
+        client.set_registered_model_alias(name, "champion", "2")  # a manual move around the gate
+        deadline = time.monotonic() + 120  # delivery is asynchronous on the server's side
+        while len([a for a in audited if a[0] == "champion"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        own.wait_idle()
+    finally:
+        client.delete_webhook(webhook.webhook_id)
+        own.stop()
+    assert sorted(audited) == [("champion", "1", None), ("champion", "2", "audited-blocked")]
+    assert version_tags(client, name, "2")["drift.gate"] == "audited-blocked"
+    assert version_tags(client, name, "1")["drift.gate"] == "passed"
