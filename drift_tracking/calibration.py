@@ -35,12 +35,13 @@ import numpy as np
 
 from drift_tracking import statistics as st
 from drift_tracking.errors import ConfigError, DataError
-from drift_tracking.policy import EXTREME_NOVEL_SHARE, Level, Thresholds
 
 if TYPE_CHECKING:
     from drift_tracking.baseline import Baseline, Reference
 
 CALIBRATION_VERSION = 1
+#: A share of prompts from unseen topics this large is extreme in any mode: critical at once.
+EXTREME_NOVEL_SHARE = 0.30
 #: Metrics whose null is calibrated and which drive the tier in calibrated mode.
 #: The classifier AUC (0.3 s a draw) and MMD (a p-value of its own) are reported, not calibrated.
 CALIBRATED_METRICS = ("js_divergence", "wasserstein", "novel_cluster_share", "outlier_share")
@@ -128,7 +129,7 @@ def calibrate(
     return calibration
 
 
-def levels_from_null(metric: str, values: list[float]) -> Level:
+def levels_from_null(metric: str, values: list[float]) -> tuple[float, float, float]:
     """Review, critical and extreme levels from one metric's null sample (see module doc)."""
     v = np.asarray(values, dtype=float)
     mu, sigma = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
@@ -138,11 +139,14 @@ def levels_from_null(metric: str, values: list[float]) -> Level:
     extreme = max(critical + 12 * sigma, 2 * critical)
     if metric in _SHARE_METRICS:
         extreme = max(critical, EXTREME_NOVEL_SHARE)
-    return Level(round(review, 6), round(critical, 6), round(extreme, 6))
+    return round(review, 6), round(critical, 6), round(extreme, 6)
 
 
-def calibrated_thresholds(baseline: "Baseline", window_size: int) -> Thresholds:
-    """Levels for a window of ``window_size`` prompts, re-derived when it is far from calibrated sizes."""
+def calibrated_levels(
+    baseline: "Baseline", window_size: int
+) -> tuple[dict[str, tuple[float, float, float]], dict[str, Any], list[str]]:
+    """(review, critical, extreme) per metric for a window of ``window_size`` prompts, how they
+    were derived, and warnings; re-derived when the size is far from every calibrated one."""
     calibration = baseline.calibration_ or {}
     sizes = {int(k): v for k, v in calibration.get("sizes", {}).items()}
     if not sizes:
@@ -171,4 +175,4 @@ def calibrated_thresholds(baseline: "Baseline", window_size: int) -> Thresholds:
     levels = {metric: levels_from_null(metric, values) for metric, values in entry["null"].items()}
     detail.update(n_draws=entry["n_draws"], method=calibration.get("method", "leave-chunk-out"),
                   rule="review = max(q99, mean + 3 sd); critical = review + 3 sd")
-    return Thresholds(levels, "calibrated", detail, warnings)
+    return levels, detail, warnings

@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from drift_tracking.calibration import EXTREME_NOVEL_SHARE, calibrated_levels
 from drift_tracking.errors import ConfigError
 from drift_tracking.report import TIER_LEVEL, TIERS, DriftReport
 
@@ -42,8 +43,6 @@ FIXED_LEVELS: dict[str, tuple[float, float]] = {
     "js_divergence": (0.15, 0.25),
     "novel_cluster_share": (0.30, 0.40),
 }
-# A share of prompts from unseen topics this large is extreme in any mode: critical at once.
-EXTREME_NOVEL_SHARE = 0.30
 
 _DESCRIPTIONS = {
     "js_divergence": "cluster mix shifted (Jensen-Shannon divergence {value:.3f} >= {level:.3f})",
@@ -198,9 +197,8 @@ class Policy:
         if self.mode == "fixed" or not calibrated:
             result = Thresholds(fixed_levels(), "fixed", {"note": "rule-of-thumb levels, not calibrated"})
         else:
-            from drift_tracking.calibration import calibrated_thresholds
-
-            result = calibrated_thresholds(baseline, window_size)
+            levels, detail, warnings = calibrated_levels(baseline, window_size)
+            result = Thresholds({k: Level(*v) for k, v in levels.items()}, "calibrated", detail, warnings)
         if self.levels:
             result.levels = {**result.levels, **self.levels}
             result.detail["overridden"] = sorted(self.levels)

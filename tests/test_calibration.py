@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from drift_tracking import samples
-from drift_tracking.calibration import CALIBRATED_METRICS, calibrated_thresholds, levels_from_null, null_distribution
+from drift_tracking.calibration import CALIBRATED_METRICS, levels_from_null, null_distribution
 from drift_tracking.comparison import compare_embeddings
 from drift_tracking.errors import DataError
-from drift_tracking.policy import Policy
+from drift_tracking.policy import Policy, Thresholds
 from drift_tracking.statistics import js_divergence
 
 N_NULL_WINDOWS = 30
@@ -32,6 +32,10 @@ def pool(embedder):
 @pytest.fixture(scope="module")
 def window_size(baseline):
     return int(baseline.calibration_["window_size"])
+
+
+def calibrated_thresholds(baseline, window_size: int) -> Thresholds:
+    return Policy(mode="calibrated").thresholds(baseline, window_size)
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +114,11 @@ def test_leaving_the_chunk_out_raises_the_null(baseline, window_size):
 
 
 def test_levels_from_null_follow_the_documented_rule():
-    level = levels_from_null("js_divergence", [0.01] * 50 + [0.02] * 50)
+    review, critical, _ = levels_from_null("js_divergence", [0.01] * 50 + [0.02] * 50)
     sd = float(np.std([0.01] * 50 + [0.02] * 50, ddof=1))
-    assert level.review == pytest.approx(0.015 + 3 * sd, abs=1e-6)
-    assert level.critical == pytest.approx(level.review + 3 * sd, abs=1e-6)
-    zero = levels_from_null("novel_cluster_share", [0.0] * 20)
-    assert (zero.review, zero.critical, zero.extreme) == (0.05, 0.10, 0.30)
+    assert review == pytest.approx(0.015 + 3 * sd, abs=1e-6)
+    assert critical == pytest.approx(review + 3 * sd, abs=1e-6)
+    assert levels_from_null("novel_cluster_share", [0.0] * 20) == (0.05, 0.10, 0.30)
 
 
 def test_calibrating_a_window_over_half_the_baseline_is_refused(baseline):
