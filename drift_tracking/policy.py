@@ -219,9 +219,10 @@ class Policy:
         report.drift_signal = signal
         previous = _consecutive(history, lambda r: r.get("drift_signal", "none") != "none")
         drift_tier = "ok" if signal == "none" else signal
+        escalation = None
         if signal == "critical" and not extreme:
             if previous + 1 >= self.persistence:
-                reasons.append(f"critical: drift persisted over {previous + 1} consecutive windows")
+                escalation = f"critical: drift persisted over {previous + 1} consecutive windows"
             else:
                 drift_tier = "review"
                 reasons.append(
@@ -229,7 +230,7 @@ class Policy:
                     f"it escalates after {self.persistence} consecutive windows or when extreme"
                 )
         elif signal == "critical":
-            reasons.append("critical: the drift is extreme, so it escalates without waiting for persistence")
+            escalation = "critical: the drift is extreme, so it escalates without waiting for persistence"
 
         quality_tier, dropped, measured = self._quality(report, reasons)
         if dropped:
@@ -241,6 +242,8 @@ class Policy:
         if report.drift_kind == "benign" and drift_tier == "critical":
             drift_tier = "review"
             reasons.append("review, not critical: inputs drifted but golden accuracy and reward are stable (benign evolution)")
+        elif escalation:
+            reasons.append(escalation)
 
         report.tier = TIERS[max(TIER_LEVEL[drift_tier], TIER_LEVEL[quality_tier])]
         self._retrain(report, history, reasons)

@@ -66,6 +66,7 @@ def test_drifted_inputs_with_stable_quality_are_benign_and_capped_at_review():
     assert report.drift_kind == "benign"
     assert report.tier == "review"
     assert report.tier_reasons[0].startswith("review, not critical") and "benign" in report.tier_reasons[0]
+    assert not any(r.startswith("critical:") for r in report.tier_reasons)  # no escalation was made
 
 
 def test_golden_drop_with_drift_is_degradation_and_critical():
@@ -165,3 +166,17 @@ def test_calibrated_mode_refuses_an_uncalibrated_baseline():
 def test_bad_rules_name_the_key(make, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         make()
+
+
+def test_new_topics_with_a_stable_golden_set_are_benign_on_real_text(baseline, drifted_window, embedder):
+    """40% new-topic prompts (extreme drift) while the model still answers the golden set."""
+    from drift_tracking.comparison import compare
+
+    prompts = [s.prompt for s in drifted_window]
+    stable = QualityInputs(golden={"accuracy": 0.9, "n": 50}, reference={"golden_accuracy": 0.92})
+    benign = compare(baseline, prompts, embedder=embedder, quality=stable)
+    assert benign.drift_signal == "critical"
+    assert (benign.drift_kind, benign.tier) == ("benign", "review")
+    dropped = QualityInputs(golden={"accuracy": 0.7, "n": 50}, reference={"golden_accuracy": 0.92})
+    degraded = compare(baseline, prompts, embedder=embedder, quality=dropped)
+    assert (degraded.drift_kind, degraded.tier, degraded.material_degradation) == ("degradation", "critical", True)
