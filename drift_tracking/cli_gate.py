@@ -80,6 +80,11 @@ def gate() -> None:
               help="Run a fresh evaluation against this baseline (with --window).")
 @click.option("--window", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Prompts and this version's responses (.jsonl/.csv/.parquet) to evaluate (with --baseline).")
+@click.option("--golden", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Golden set answered by this version (prompt, expected, answer): an accuracy drop "
+              "from the baseline's makes the drift a degradation (with --baseline/--window).")
+@click.option("--golden-baseline-accuracy", type=click.FloatRange(0, 1), default=None,
+              help="Golden accuracy to compare with, when the baseline does not record one.")
 @click.option("--text-column", default="prompt", show_default=True, help="Prompt column of --window.")
 @click.option("--response-column", default=None, help="Response column of --window.")
 @click.option("--experiment", default="drift-gate", show_default=True,
@@ -98,6 +103,8 @@ def promote(
     run_id: str | None,
     baseline_uri: str | None,
     window: str | None,
+    golden: str | None,
+    golden_baseline_accuracy: float | None,
     text_column: str,
     response_column: str | None,
     experiment: str,
@@ -115,6 +122,7 @@ def promote(
     The evaluation is, in order of preference:
       --evaluation-run RUN_ID          a run holding a drift evaluation
       --baseline URI --window FILE     a new one, logged to --experiment and tagged for the version
+        [--golden FILE]                  with this version's golden-set answers (quality)
       (neither)                        the newest run tagged drift.model_name / drift.model_version
     The version is tagged drift.gate=passed|blocked|overridden whatever happens.
     """
@@ -126,6 +134,8 @@ def promote(
         raise click.UsageError("--reason is only used with --override")
     if bool(baseline_uri) != bool(window):
         raise click.UsageError("--baseline and --window go together: both run a fresh evaluation")
+    if (golden or golden_baseline_accuracy is not None) and not baseline_uri:
+        raise click.UsageError("--golden is scored in a fresh evaluation: give --baseline and --window too")
     if run_id and baseline_uri:
         raise click.UsageError("use either --evaluation-run or --baseline/--window, not both")
     gate_ = _gate(tracking_uri, block_on, block_kinds)
@@ -139,7 +149,7 @@ def promote(
         evaluation = run_evaluation(
             None if dry_run else gate_.client, name, version, baseline_uri=baseline_uri, window=window,
             text_column=text_column, response_column=response_column, experiment=experiment,
-            tracking_uri=tracking_uri,
+            tracking_uri=tracking_uri, golden=golden, golden_accuracy=golden_baseline_accuracy,
         )
     result = gate_.promote(
         name, version, alias=alias, stage=stage, evaluation=evaluation,

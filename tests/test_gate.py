@@ -227,3 +227,22 @@ def test_missing_or_mismatched_evaluation_is_a_usage_error(client, mlflow_server
     absent = _promote(mlflow_server, "--model", name, "--version", "9", "--alias", "champion")
     assert absent.exit_code == 2 and "not in the registry" in absent.output
     assert alias_version(client, bare, "champion") is None
+
+
+def test_golden_answers_that_got_worse_block_as_degradation(client, mlflow_server, experiment_id, healthy_window,
+                                                            session_tmp):
+    name = register_versions(client, experiment_id, "gate-golden", 1)
+    window = samples.write(healthy_window, session_tmp / "gate-golden-window.jsonl")
+    golden = samples.golden_set(40)
+    answered = [{**item, "answer": answer} for item, answer in zip(golden, samples.answer_golden(golden, accuracy=0.5))]
+    golden_path = samples.write(answered, session_tmp / "gate-golden.jsonl")
+    args = ["--model", name, "--version", "1", "--alias", "champion", "--baseline", str(session_tmp / "baseline"),
+            "--window", str(window), "--response-column", "response", "--golden", str(golden_path)]
+    no_reference = _promote(mlflow_server, *args)
+    assert no_reference.exit_code == 2 and "--golden-baseline-accuracy" in no_reference.output
+    result = _promote(mlflow_server, *args, "--golden-baseline-accuracy", "0.95")
+    assert result.exit_code == 1, result.output
+    assert "kind is degradation" in result.output and "golden-set accuracy dropped" in result.output
+    tags = version_tags(client, name, "1")
+    assert tags["drift.gate"] == "blocked" and tags["drift.kind"] == "degradation"
+    assert alias_version(client, name, "champion") is None

@@ -199,12 +199,17 @@ def run_evaluation(
     experiment: str = "drift-gate",
     embedder: Any = None,
     tracking_uri: str | None = None,
+    golden: str | Path | None = None,
+    golden_accuracy: float | None = None,
 ) -> Evaluation:
     """Compare ``window`` (the version's answers, or recent production traffic) to the baseline.
 
-    The report is logged as a run following the evaluation contract and tagged with the
-    model name and version, so the next gate call (or the webhook audit) finds it. With
-    ``client=None`` nothing is logged (dry run) and the evaluation has no run id.
+    ``golden`` is a golden set answered by this version (``prompt``, ``expected``,
+    ``answer``): its accuracy against the baseline's (or ``golden_accuracy``) is what
+    tells ``degradation`` from benign drift. The report is logged as a run following the
+    evaluation contract and tagged with the model name and version, so the next gate call
+    (or the webhook audit) finds it. With ``client=None`` nothing is logged (dry run) and
+    the evaluation has no run id.
     """
     from drift_tracking.comparison import compare
     from drift_tracking.data import load_texts
@@ -213,7 +218,8 @@ def run_evaluation(
     baseline = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = load_texts(window, text_column=text_column, response_column=response_column)
     window_info = {"index": 0, "source": str(window), "model_name": name, "model_version": str(version)}
-    report = compare(baseline, texts, embedder=embedder, window_info=window_info)
+    quality = _golden_quality(baseline, golden, golden_accuracy) if golden is not None else None
+    report = compare(baseline, texts, embedder=embedder, window_info=window_info, quality=quality)
     if client is None:
         return Evaluation.from_report(report)
     from drift_tracking.integrations.mlflow_logging import log_report_to_run
@@ -226,6 +232,20 @@ def run_evaluation(
     evaluation = Evaluation.from_report(report, run.info.run_id)
     evaluation.model_name, evaluation.model_version = name, str(version)
     return evaluation
+
+
+def _golden_quality(baseline: Any, golden: str | Path, golden_accuracy: float | None) -> Any:
+    """Golden-set evidence for :func:`compare`; refuses a set with nothing to compare it to."""
+    from drift_tracking.quality import QualityInputs, load_golden, score_golden
+
+    reference = golden_accuracy if golden_accuracy is not None else (baseline.quality_ or {}).get("golden_accuracy")
+    if reference is None:
+        raise GateError(
+            f"the baseline {baseline.metadata.get('uri', '')} records no golden-set accuracy, so {golden} cannot show "
+            "a drop: pass --golden-baseline-accuracy (the promoted version's accuracy) or rebuild the baseline "
+            "with --golden"
+        )
+    return QualityInputs(golden=score_golden(load_golden(golden)), reference={"golden_accuracy": float(reference)})
 
 
 def _experiment_id(client: "MlflowClient", name: str) -> str:
