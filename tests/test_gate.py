@@ -246,3 +246,20 @@ def test_golden_answers_that_got_worse_block_as_degradation(client, mlflow_serve
     tags = version_tags(client, name, "1")
     assert tags["drift.gate"] == "blocked" and tags["drift.kind"] == "degradation"
     assert alias_version(client, name, "champion") is None
+
+
+def test_ci_script_fails_the_job_when_blocked(client, mlflow_server, model, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    name, _ = model
+    script = Path(__file__).resolve().parents[1] / "examples" / "ci_gate.sh"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "MODEL": name, "VERSION": "2",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    job = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert job.returncode == 1, job.stdout + job.stderr
+    assert "::error title=Promotion blocked by drift::" in job.stdout
+    assert json.loads((tmp_path / "gate-decision.json").read_text())["outcome"] == "blocked"
+    assert alias_version(client, name, "champion") == "1"
