@@ -128,6 +128,7 @@ def test_healthy_version_is_promoted_and_searchable(client, mlflow_server, model
     assert tags["drift.gate_aliases"] == "champion"
     found = client.search_model_versions(f"name = '{name}' and tags.`drift.gate` = 'passed'")
     assert [v.version for v in found] == ["1"]
+    assert name in {v.name for v in client.search_model_versions("tags.drift.gate='passed'")}
     assert client.get_run(runs["1"]).data.tags["drift.gate"] == "passed"
 
 

@@ -5,7 +5,7 @@ taken here, in the client, *before* the alias is set or the stage transitioned. 
 the outcome, the version carries the decision as tags, so the registry itself answers
 "which versions passed the gate, on which evaluation?"::
 
-    client.search_model_versions("name='support-bot' and tags.`drift.gate` = 'passed'")
+    client.search_model_versions("name='support-bot' and tags.drift.gate='passed'")
 
 Tags written on the model version (values are strings):
 
