@@ -68,12 +68,8 @@ def gate() -> None:
 @click.option("--model", "name", required=True, help="Registered model name.")
 @click.option("--version", required=True, help="Model version to promote.")
 @click.option("--alias", default=None, help="Alias to set when allowed, e.g. champion.")
-@click.option(
-    "--stage",
-    type=click.Choice(["Staging", "Production"]),
-    default=None,
-    help="Stage to transition to when allowed (deprecated in MLflow; prefer --alias).",
-)
+@click.option("--stage", type=click.Choice(["Staging", "Production"]), default=None,
+              help="Stage to transition to when allowed (deprecated in MLflow; prefer --alias).")
 @click.option("--archive-existing", is_flag=True, help="With --stage: archive versions already in that stage.")
 @click.option("--evaluation-run", "run_id", default=None, help="Decide on this run's drift evaluation.")
 @click.option("--baseline", "baseline_uri", default=None,
