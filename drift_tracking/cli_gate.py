@@ -7,9 +7,11 @@ are printed), 2 usage or input error. MLflow is imported only when a command run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -134,23 +136,31 @@ def promote(
         raise click.UsageError("--golden is scored in a fresh evaluation: give --baseline and --window too")
     if run_id and baseline_uri:
         raise click.UsageError("use either --evaluation-run or --baseline/--window, not both")
-    gate_ = _gate(tracking_uri, block_on, block_kinds)
-    evaluation = None
-    if run_id:
-        evaluation = gate_.evaluation(name, version, run_id)
-    elif baseline_uri:
-        from drift_tracking.integrations.mlflow_gate import run_evaluation
+    from drift_tracking.integrations.mlflow_logging import bounded_http_retries
 
-        click.echo(f"Evaluating {window} against {baseline_uri} ...", err=True)
-        evaluation = run_evaluation(
-            None if dry_run else gate_.client, name, version, baseline_uri=baseline_uri, window=window,
-            text_column=text_column, response_column=response_column, experiment=experiment,
-            tracking_uri=tracking_uri, golden=golden, golden_accuracy=golden_baseline_accuracy,
+    from mlflow.exceptions import MlflowException
+
+    from drift_tracking.integrations.mlflow_gate import GateError
+
+    gate_ = _gate(tracking_uri, block_on, block_kinds)
+    with bounded_http_retries(max_retries=3, timeout_s=60), _registry_errors(MlflowException, GateError):
+        gate_.version(name, version)  # fail fast, before any embedding, if the version or server is missing
+        evaluation = None
+        if run_id:
+            evaluation = gate_.evaluation(name, version, run_id)
+        elif baseline_uri:
+            from drift_tracking.integrations.mlflow_gate import run_evaluation
+
+            click.echo(f"Evaluating {window} against {baseline_uri} ...", err=True)
+            evaluation = run_evaluation(
+                None if dry_run else gate_.client, name, version, baseline_uri=baseline_uri, window=window,
+                text_column=text_column, response_column=response_column, experiment=experiment,
+                tracking_uri=tracking_uri, golden=golden, golden_accuracy=golden_baseline_accuracy,
+            )
+        result = gate_.promote(
+            name, version, alias=alias, stage=stage, evaluation=evaluation,
+            override_reason=reason if override else None, dry_run=dry_run, archive_existing=archive_existing,
         )
-    result = gate_.promote(
-        name, version, alias=alias, stage=stage, evaluation=evaluation,
-        override_reason=reason if override else None, dry_run=dry_run, archive_existing=archive_existing,
-    )
     if fmt == "json":
         click.echo(json.dumps(_as_dict(result), indent=2))
     else:
@@ -163,6 +173,19 @@ def promote(
             click.echo("To promote anyway, re-run with --override --reason TEXT (recorded with your user name).")
     if result.blocked:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _registry_errors(mlflow_error: type[Exception], gate_error: type[Exception]) -> Iterator[None]:
+    """A server failure mid-way becomes one line saying that re-running is safe (the gate is idempotent)."""
+    try:
+        yield
+    except mlflow_error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise gate_error(
+            f"the tracking server failed during the gate ({first}); the decision may be partly recorded "
+            "but the alias or stage only moves last: run the same command again"
+        ) from exc
 
 
 def _as_dict(result: Any) -> dict[str, Any]:

@@ -264,3 +264,14 @@ def test_ci_script_fails_the_job_when_blocked(client, mlflow_server, model, tmp_
     assert "::error title=Promotion blocked by drift::" in job.stdout
     assert json.loads((tmp_path / "gate-decision.json").read_text())["outcome"] == "blocked"
     assert alias_version(client, name, "champion") == "1"
+
+
+def test_unreachable_server_is_one_line_and_changes_nothing():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _promote(f"http://127.0.0.1:{port}", "--model", "m", "--version", "1", "--alias", "champion")
+    assert result.exit_code == 2
+    assert "nothing was changed" in result.output and "Traceback" not in result.output

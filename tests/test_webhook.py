@@ -174,3 +174,34 @@ def test_deliveries_from_the_mlflow_server_itself(client, reports):
     assert sorted(audited) == [("champion", "1", None), ("champion", "2", "audited-blocked")]
     assert version_tags(client, name, "2")["drift.gate"] == "audited-blocked"
     assert version_tags(client, name, "1")["drift.gate"] == "passed"
+
+
+def test_serve_command_needs_a_secret_and_refuses_forgeries(mlflow_server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from drift_tracking.cli import main
+
+    missing = CliRunner().invoke(main, ["gate", "serve", "--port", "0", "--secret-env", "NO_SUCH_SECRET_VAR"])
+    assert missing.exit_code == 2 and "NO_SUCH_SECRET_VAR" in missing.output
+
+    cli = Path(sys.executable).parent / "drift-tracking"
+    env = {**os.environ, "GATE_TEST_SECRET": SECRET}
+    proc = subprocess.Popen([str(cli), "gate", "serve", "--port", "0", "--secret-env", "GATE_TEST_SECRET",
+                             "--tracking-uri", mlflow_server], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "Listening for MLflow webhooks on http://127.0.0.1:" in line, line
+        url = line.split(" on ", 1)[1].split()[0]
+        with urllib.request.urlopen(url + "health", timeout=30) as resp:
+            assert resp.status == 200
+        body, headers = _delivery(_alias_payload("m", "champion", "1"), secret="not-the-secret")
+        assert _post(url, body, headers)[0] == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stderr.close()

@@ -333,15 +333,21 @@ class Gate:
             )
         return found
 
-    def _version(self, name: str, version: str) -> Any:
+    def version(self, name: str, version: str | int) -> Any:
+        """The registry's model version, or a :class:`GateError` saying why it cannot be read."""
         from mlflow.exceptions import MlflowException
 
         try:
-            return self.client.get_model_version(name, version)
+            return self.client.get_model_version(name, str(version))
         except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise GateError(
+                    f"model {name!r} version {version} is not in the registry: {_first_line(exc)}; "
+                    "register it first (mlflow.register_model) or check --model / --version"
+                ) from exc
             raise GateError(
-                f"model {name!r} version {version} is not in the registry: {_first_line(exc)}; "
-                "register it first (mlflow.register_model) or check --model / --version"
+                f"could not read model {name!r} version {version} from the registry ({_first_line(exc)}); "
+                "nothing was changed: check the tracking URI and credentials, then run the gate again"
             ) from exc
 
     # -- promotion ---------------------------------------------------------------------
@@ -370,7 +376,7 @@ class Gate:
             raise GateError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
         if override_reason is not None and not override_reason.strip():
             raise GateError("an override needs a reason: say why the drift is acceptable (--reason TEXT)")
-        self._version(name, version)
+        self.version(name, version)
         evaluation = evaluation or self.evaluation(name, version)
         blocked, reasons, notes = self.rule.decide(evaluation.tier, evaluation.kind)
         target = ", ".join(t for t in (alias and f"alias:{alias}", stage and f"stage:{stage}") if t)
@@ -445,7 +451,7 @@ class Gate:
             return None
 
     def _tag(self, name: str, version: str, key: str) -> str:
-        return self._version(name, version).tags.get(key, "")
+        return self.version(name, version).tags.get(key, "")
 
     # -- audit (webhook follow-up) -------------------------------------------------------
     def audit(self, name: str, alias: str, version: str | int, evaluation: Evaluation | None = None) -> str | None:
@@ -457,7 +463,7 @@ class Gate:
         evaluation exists for the version), with ``drift.audit_alias`` and ``drift.audit_at``.
         """
         version = str(version)
-        tags = self._version(name, version).tags
+        tags = self.version(name, version).tags
         if tags.get("drift.gate") in ("passed", "overridden") and alias in _aliases(tags.get("drift.gate_aliases", "")):
             return None
         if evaluation is None:
