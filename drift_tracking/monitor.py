@@ -50,10 +50,19 @@ class History:
 
     @classmethod
     def for_baseline(cls, baseline: "Baseline", directory: str | os.PathLike[str] | None = None) -> "History":
-        """The history in ``directory``, else next to a local baseline, else in the working directory."""
+        """The history in ``directory``, else next to a local baseline, else in ``./drift-history/``.
+
+        A baseline loaded from a tracking server lives in a download cache, which is no
+        place for a record that must last: its history goes to the working directory,
+        named after the URI.
+        """
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
             return cls(Path(directory) / HISTORY_FILE)
+        uri = (getattr(baseline, "metadata", None) or {}).get("uri")
+        if uri and not Path(uri).is_dir():
+            slug = re.sub(r"[^A-Za-z0-9._-]+", "_", uri).strip("_")
+            return cls(Path.cwd() / "drift-history" / f"{slug}.jsonl")
         if baseline.path is not None:
             # Beside the baseline, not inside it: the artifact's checksums cover its directory.
             return cls(baseline.path.parent / f"{baseline.path.name}.{HISTORY_FILE}")

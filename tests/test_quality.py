@@ -163,3 +163,15 @@ def test_baseline_build_stores_the_good_period_quality(baseline_samples, golden,
     built = Baseline.load(tmp_path / "b")
     assert built.quality_ == {"golden_accuracy": pytest.approx(0.9), "reward_mean": pytest.approx(0.75)}
     assert built.calibration_["window_size"] == 100
+
+
+def test_reward_scores_from_a_callable():
+    from drift_tracking.quality import reward_scores
+
+    def scorer(prompts, responses):  # a stand-in reward model: longer answers score higher
+        return [min(1.0, len(r) / 40) for r in responses]
+
+    scores = reward_scores(scorer, ["a", "b"], ["short", "a much longer and more helpful answer here"])
+    assert scores == [pytest.approx(5 / 40), 1.0]
+    with pytest.raises(DataError, match="returned 1 scores for 2"):
+        reward_scores(lambda p, r: [0.5], ["a", "b"], ["x", "y"])
