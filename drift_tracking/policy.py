@@ -241,7 +241,9 @@ class Policy:
             report.drift_kind = "none"
         if report.drift_kind == "benign" and drift_tier == "critical":
             drift_tier = "review"
-            reasons.append("review, not critical: inputs drifted but golden accuracy and reward are stable (benign evolution)")
+            stable = " and ".join(measured)
+            reasons.append(f"review, not critical: inputs drifted but {stable} {'is' if len(measured) == 1 else 'are'} "
+                           "stable (benign evolution: users changed, the model did not get worse)")
         elif escalation:
             reasons.append(escalation)
 
@@ -277,15 +279,15 @@ class Policy:
                     break
         return signal, extreme
 
-    def _quality(self, report: DriftReport, reasons: list[str]) -> tuple[str, bool, bool]:
-        """Tier from quality signals, whether quality dropped, whether any was measured."""
-        tier, dropped, measured = "ok", False, False
+    def _quality(self, report: DriftReport, reasons: list[str]) -> tuple[str, bool, list[str]]:
+        """Tier from quality signals, whether quality dropped, which were measured."""
+        tier, dropped, measured = "ok", False, []
         q = report.quality or {}
         for key, label in (("golden", "golden-set accuracy"), ("reward", "mean reward score")):
             signal = q.get(key)
             if not signal or signal.get("relative_drop") is None:
                 continue
-            measured = True
+            measured.append(label)
             drop = float(signal["relative_drop"])
             level = self.quality.tier_for_drop(drop)
             if level != "ok":
