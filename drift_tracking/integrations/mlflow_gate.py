@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
@@ -154,12 +155,21 @@ def evaluation_from_run(client: "MlflowClient", run_id: str) -> Evaluation:
 
 def _report_reasons(client: "MlflowClient", run_id: str) -> list[str]:
     """The tier reasons from the run's report; an evaluation without the artifact still decides on tags."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    saved = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
+    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"  # one small file: no bar in CI logs
     try:
         with tempfile.TemporaryDirectory(prefix="drift-gate-") as tmp:
             path = client.download_artifacts(run_id, REPORT_ARTIFACT, tmp)
             data = json.loads(Path(path).read_text())
     except Exception:  # noqa: BLE001 - a missing or unreadable report only loses the reasons text
         return []
+    finally:
+        if saved is None:
+            os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name, None)
+        else:
+            os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = saved
     reasons = data.get("tier_reasons") if isinstance(data, dict) else None
     return [str(r) for r in reasons] if isinstance(reasons, list) else []
 
@@ -287,6 +297,8 @@ class GateResult:
             f"baseline version {ev.baseline_version or '?'}",
         ]
         lines += [f"  reason: {r}" for r in self.reasons]
+        if self.outcome == "overridden":
+            lines.append(f"  override by {self.tags['drift.override_by']}: {self.tags['drift.override_reason']}")
         lines += [f"  drift: {r}" for r in ev.reasons[:5]]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  note: {n}" for n in self.notes]
