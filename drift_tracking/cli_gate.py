@@ -143,7 +143,7 @@ def promote(
     from drift_tracking.integrations.mlflow_gate import GateError
 
     gate_ = _gate(tracking_uri, block_on, block_kinds)
-    with bounded_http_retries(max_retries=3, timeout_s=60), _registry_errors(MlflowException, GateError):
+    with bounded_http_retries(max_retries=2, timeout_s=60), _registry_errors(MlflowException, GateError):
         gate_.version(name, version)  # fail fast, before any embedding, if the version or server is missing
         evaluation = None
         if run_id:
