@@ -49,8 +49,9 @@ def evaluate_drift(
 
     baseline = load_baseline(config["baseline"], tracking_uri=config.get("tracking_uri") or mlflow.get_tracking_uri())
     embedder = _embedder(baseline, config)
+    policy, quality = _policy_and_quality(config, features, texts, embedder)
     window = {"source": "mlflow.evaluate", **dict(config.get("window") or {})}
-    report = compare(baseline, texts, embedder=embedder, policy=_policy(config, baseline),
+    report = compare(baseline, texts, embedder=embedder, policy=policy, quality=quality,
                      seed=int(config.get("seed", 0)), window_info=window)
 
     client = MlflowClient()
@@ -151,19 +152,22 @@ def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
     )
 
 
-def _policy(config: dict[str, Any], baseline: Any) -> Any:
-    """The policy the config asks for; the library default when it asks for nothing."""
-    from drift_tracking import policy as policy_module
+def _policy_and_quality(config: dict[str, Any], features: Any, texts: Any, embedder: Any) -> tuple[Any, Any]:
+    """The policy a ``config`` TOML file asks for (library defaults without one) and quality inputs.
+
+    ``golden`` (a golden-set file) overrides the file's golden set; rewards and feedback
+    named in the file are read from the evaluation data, row for row.
+    """
+    from drift_tracking.config import Config, load_config
+    from drift_tracking.quality import QualitySource
 
     if config.get("config") is None and config.get("golden") is None:
-        return None
-    loader = getattr(policy_module, "load_policy", None)
-    if loader is None:
-        raise ConfigError(
-            "evaluator_config['drift'] sets 'config'/'golden' but this version of drift-tracking "
-            "cannot load a policy file; remove them to use the default policy"
-        )
-    return loader(config.get("config"), golden=config.get("golden"), baseline=baseline)
+        return None, None
+    settings = load_config(config["config"]) if config.get("config") else Config()
+    if config.get("golden"):
+        settings.golden.path = str(config["golden"])
+    source = QualitySource.from_config(settings, features, texts, embedder=embedder)
+    return settings.policy(), (None if source.empty else source.for_rows())
 
 
 def _artifact_name(path: str) -> str:
