@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drift_tracking.errors import ConfigError
+from drift_tracking.sinks import SinkUnavailable
 from drift_tracking.spool import SpoolEntry, mark_sent, pending_entries, read_entry
 
 
@@ -36,7 +37,12 @@ def relog(
         group.sort(key=lambda e: (_index(e), e.path.name))
         sink = _sink_for(group[0], tracking_uri)
         for entry in group:
-            where = sink.log_report(entry.report, history=entry.history)
+            try:
+                where = sink.log_report(entry.report, history=entry.history)
+            except SinkUnavailable as exc:
+                left = len(entries) - len(sent)
+                raise SinkUnavailable(f"{exc}; {left} report(s) stay in the spool, nothing was lost: "
+                                      f"run `drift-tracking relog {path}` again later") from exc
             sent.append(mark_sent(entry.path))
             echo(f"Re-logged {entry.path.name} (window {entry.report.window.get('index', '-')}, "
                  f"tier {entry.report.tier}) to {where}")
