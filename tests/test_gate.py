@@ -203,9 +203,13 @@ def test_gate_runs_the_evaluation_itself(client, mlflow_server, experiment_id, b
                                          session_tmp, reports):
     name = register_versions(client, experiment_id, "gate-run", 1)
     window = samples.write(healthy_window, session_tmp / "gate-window.jsonl")
-    result = _promote(mlflow_server, "--model", name, "--version", "1", "--alias", "champion",
-                      "--baseline", str(session_tmp / "baseline"), "--window", str(window),
-                      "--response-column", "response", "--experiment", "gate-run-evaluations")
+    args = ["--model", name, "--version", "1", "--alias", "champion", "--baseline", str(session_tmp / "baseline"),
+            "--window", str(window), "--response-column", "response", "--experiment", "gate-run-evaluations"]
+    dry = _promote(mlflow_server, *args, "--dry-run")
+    assert dry.exit_code == 0 and "(not logged, dry run)" in dry.output, dry.output
+    assert client.get_experiment_by_name("gate-run-evaluations") is None
+    assert alias_version(client, name, "champion") is None
+    result = _promote(mlflow_server, *args)
     assert result.exit_code == 0, result.output
     run_id = version_tags(client, name, "1")["drift.evaluation_run_id"]
     run = client.get_run(run_id)
