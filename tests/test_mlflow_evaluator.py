@@ -75,6 +75,13 @@ class _Tags(HTMLParser):
 
 
 # -- the plugin module -------------------------------------------------------------------
+def _python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing imported yet); returns its stdout."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
 def test_plugin_is_registered_and_imports_nothing_heavy():
     code = (
         "import sys\n"
@@ -88,9 +95,7 @@ def test_plugin_is_registered_and_imports_nothing_heavy():
         "'drift_tracking.integrations.mlflow_evaluator'}, ours\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "ok"
+    assert _python(code) == "ok"
 
 
 def test_plugin_module_never_raises_at_import_even_without_mlflow():
@@ -100,9 +105,7 @@ def test_plugin_module_never_raises_at_import_even_without_mlflow():
         "from drift_tracking.integrations.mlflow_evaluator import DriftEvaluator\n"
         "print(DriftEvaluator.can_evaluate(model_type='text', evaluator_config={'baseline': 'b'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "True"
+    assert _python(code) == "True"
 
 
 @pytest.mark.parametrize(
