@@ -1,9 +1,12 @@
 """Watch a support bot drift, day by day, in one Weights & Biases run.
 
-Generates a good week of traffic for the baseline, then daily windows in which a growing
-share of prompts is about topics the baseline never saw, and logs every day as one step
-of one W&B run: metrics against the ``window`` step, the tier, plots, tables and an alert
-on every ``review`` or ``critical`` day.
+Generates a good week of traffic for the baseline, then a log of the following days in
+which a growing share of prompts is about topics the baseline never saw. A
+:class:`~drift_tracking.monitor.Monitor` splits the log into daily windows and decides
+each with the history of the days before it; every day becomes one step of one W&B run:
+metrics against the ``window`` step, the tier, plots, tables and an alert on every
+``review`` or ``critical`` day. (The CLI equivalent is ``drift-tracking monitor LOG
+--baseline DIR --window 1d --wandb``.)
 
 Runs offline without ``WANDB_API_KEY`` (nothing leaves the machine) and prints the
 ``wandb sync`` command that uploads the run later::
@@ -19,9 +22,10 @@ from pathlib import Path
 
 from drift_tracking import samples
 from drift_tracking.baseline import Baseline
-from drift_tracking.comparison import compare
+from drift_tracking.data import load_texts
 from drift_tracking.embedding import Embedder
 from drift_tracking.integrations.wandb_logger import WandbSink
+from drift_tracking.monitor import History, Monitor
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -49,22 +53,27 @@ def main() -> None:
                               embedder=embedder, source="generated baseline week")
     baseline.save(args.dir / "baseline", overwrite=True)
 
-    history: list[dict] = []
+    days = []
+    for day in range(args.windows):
+        share = novel_share(day, args.windows, args.final_novel_share)
+        days += samples.generate(args.n_window, seed=100 + day, novel_share=share, start=START + timedelta(days=day),
+                                 interval_seconds=86400 / args.n_window)
+    log = samples.write(days, args.dir / "traffic.jsonl")
+    traffic = load_texts(log, text_column="prompt", response_column="response", timestamp_column="timestamp")
+
+    history = History(args.dir / "drift_history.jsonl")
+    history.path.unlink(missing_ok=True)  # a rerun starts a fresh history
+    monitor = Monitor(baseline, history=history, embedder=embedder)
     sink = WandbSink(project=args.project, dir=args.dir / "wandb-runs", run_name="daily-drift")
     try:
-        for day in range(args.windows):
-            share = novel_share(day, args.windows, args.final_novel_share)
-            start = START + timedelta(days=day)
-            traffic = samples.generate(args.n_window, seed=100 + day, novel_share=share, start=start,
-                                       interval_seconds=86400 / args.n_window)
-            report = compare(
-                baseline, [s.prompt for s in traffic], responses=[s.response for s in traffic], embedder=embedder,
-                window_info={"index": day, "start": traffic[0].timestamp, "end": traffic[-1].timestamp},
-            )
-            history.append(report.to_dict())
-            sink.log_report(report, history=history)
-            print(f"day {day}: {share:4.0%} unseen topics -> novel_cluster_share "
-                  f"{report.metrics['novel_cluster_share']:.3f}, tier {report.tier}")
+        for result in monitor.run(traffic, "1d"):
+            if result.report is None:
+                print(result.skipped)
+                continue
+            report = result.report
+            sink.log_report(report, history=monitor.records)
+            print(f"{report.window['start'][:10]}: novel_cluster_share {report.metrics['novel_cluster_share']:.3f}, "
+                  f"tier {report.tier}")
     finally:
         print(sink.close())
 
