@@ -215,8 +215,9 @@ def baseline() -> None:
               help="Alias for the registered baseline (MLflow) or artifact (W&B), e.g. production. Repeatable.")
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI for --register.")
 @click.option("--wandb", "use_wandb", is_flag=True, help="Also log the baseline as a W&B Artifact (drift-baseline).")
-@click.option("--wandb-project", default="drift-tracking", show_default=True)
-@click.option("--wandb-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--wandb-project", default="drift-tracking", show_default=True, help="W&B project for --wandb.")
+@click.option("--wandb-dir", type=click.Path(file_okay=False), default=None,
+              help="Where an offline W&B run is written [default: ./wandb].")
 def baseline_build(
     data: str,
     text_column: str,
