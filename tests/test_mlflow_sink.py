@@ -155,3 +155,33 @@ def test_cli_check_with_server_down_still_prints_and_says_how_to_resend(baseline
     assert "drift-tracking relog" in result.output
     assert json.loads((tmp_path / "report.json").read_text())["n_samples"] == 60
     assert len(pending_entries(tmp_path / "spool")) == 1
+
+
+def test_spool_refuses_unreadable_entries_with_a_clear_message(tmp_path):
+    from drift_tracking.report import DriftReport
+    from drift_tracking.spool import SpoolError, spool_report
+
+    report = DriftReport(tier="review", n_samples=30, n_baseline=100, metrics={"js_divergence": float("nan")},
+                         window={"index": 2})
+    entry = spool_report(report, {"sink": "mlflow"}, spool_dir=tmp_path)
+    assert read_entry(entry / "entry.json").report.tier == "review"
+    (entry / "entry.json").write_text("{not json")
+    with pytest.raises(SpoolError, match="cannot read spooled report"):
+        read_entry(entry)
+    with pytest.raises(SpoolError, match="does not exist"):
+        pending_entries(tmp_path / "missing")
+
+
+def test_window_time_and_metric_keys():
+    from drift_tracking.integrations.mlflow_logging import report_metrics, window_step, window_timestamp_ms
+    from drift_tracking.report import DriftReport
+
+    report = DriftReport(tier="critical", n_samples=50, n_baseline=100,
+                         metrics={"js_divergence": 0.3, "mmd_p_value": float("nan")},
+                         response_metrics={"js_divergence": 0.1}, window={"index": 3, "timestamp": TIMESTAMPS[1]})
+    assert window_step(report) == 3
+    assert window_timestamp_ms(report) == TIMESTAMPS_MS[1]
+    report.window = {"start": TIMESTAMPS_MS[0] / 1000}  # seconds since the epoch
+    assert window_timestamp_ms(report) == TIMESTAMPS_MS[0]
+    assert report_metrics(report) == {"drift/js_divergence": 0.3, "drift/response/js_divergence": 0.1,
+                                      "drift/tier_level": 2.0, "drift/n_samples": 50.0}
