@@ -226,3 +226,54 @@ def test_monitor_example_writes_an_offline_run(tmp_path):
     assert [h["window"] for h in rows] == [0, 1, 2, 3]
     assert rows[-1]["drift/novel_cluster_share"] > rows[0]["drift/novel_cluster_share"]
     assert wr.summary(recs)["drift/tier"] != "ok"
+
+
+# -- the CLI --------------------------------------------------------------------------
+def test_check_with_wandb_logs_one_window_and_prints_the_sync_command(tmp_path, baseline, healthy_window):
+    from click.testing import CliRunner
+
+    from drift_tracking.cli import main
+
+    data = samples.write(healthy_window, tmp_path / "window.jsonl")
+    result = CliRunner().invoke(main, [
+        "check", str(data), "--baseline", str(baseline.path), "--device", "cpu", "--format", "json",
+        "--wandb", "--wandb-project", "drift-tests", "--wandb-dir", str(tmp_path / "wb"),
+    ])
+    assert result.exit_code == 0, result.output
+    run_dir = _run_dir(tmp_path / "wb")
+    assert f"wandb sync {run_dir}" in result.output
+    recs = wr.finished_records(run_dir)
+    rows = [h for h in wr.history(recs) if "window" in h]
+    assert len(rows) == 1 and rows[0]["window"] == 0
+    printed = json.loads(result.stdout)
+    assert wr.summary(recs)["drift/tier"] == printed["tier"]
+    assert rows[0]["drift/js_divergence"] == pytest.approx(printed["metrics"]["js_divergence"])
+
+
+def test_an_unreachable_server_falls_back_to_an_offline_run(tmp_path, monitor):
+    """Online mode with a key but nothing listening: the window is kept in an offline run."""
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    report = tmp_path / "report.json"
+    report.write_text(monitor["reports"][2].to_json())
+    script = (
+        "import json, sys\n"
+        "from drift_tracking.report import DriftReport\n"
+        "from drift_tracking.integrations.wandb_logger import WandbSink\n"
+        "sink = WandbSink(project='drift-tests', dir=sys.argv[2])\n"
+        "sink.log_report(DriftReport.from_dict(json.load(open(sys.argv[1]))))\n"
+        "print(sink.close())\n"
+    )
+    env = {**os.environ, "WANDB_MODE": "online", "WANDB_API_KEY": "k" * 40,
+           "WANDB_BASE_URL": f"http://127.0.0.1:{port}", "WANDB_INIT_TIMEOUT": "5"}
+    out = subprocess.run([sys.executable, "-c", script, str(report), str(tmp_path / "wb")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run_dir = _run_dir(tmp_path / "wb")
+    assert "W&B could not be reached" in out.stdout and f"wandb sync {run_dir}" in out.stdout
+    rows = [h for h in wr.history(wr.finished_records(run_dir)) if "window" in h]
+    assert [r["window"] for r in rows] == [2] and rows[0]["drift/tier_level"] == 2

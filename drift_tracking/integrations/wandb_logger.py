@@ -64,19 +64,13 @@ def _mode_env(mode: str) -> Iterator[None]:
             os.environ["WANDB_MODE"] = previous
 
 
-def _settings(wandb: Any) -> Any:
-    """Quiet and light: no console capture, system metrics, git or requirements scan."""
-    return wandb.Settings(
-        console="off",
-        silent=True,
-        x_disable_stats=True,
-        x_disable_meta=True,
-        x_disable_machine_info=True,
-        save_code=False,
-        disable_git=True,
-        x_save_requirements=False,
-        x_transaction_log_flush_interval=2.0,
-    )
+# Quiet and light: no console capture, system metrics, git or requirements scan; flush the
+# record file every 2 s (default 15 s) so a crash loses little.
+_SETTINGS = {
+    "console": "off", "silent": True, "save_code": False, "disable_git": True,
+    "x_disable_stats": True, "x_disable_meta": True, "x_disable_machine_info": True,
+    "x_save_requirements": False, "x_transaction_log_flush_interval": 2.0,
+}
 
 
 def _import_wandb() -> Any:
@@ -95,14 +89,15 @@ def _start_run(*, project: str, dir: str | os.PathLike[str] | None, entity: str 
     root = Path(dir) if dir is not None else Path(os.environ.get("WANDB_DIR") or ".")
     root.mkdir(parents=True, exist_ok=True)
     kwargs = {"project": project, "entity": entity, "dir": str(root), "reinit": "create_new",
-              "settings": _settings(wandb), **init_kwargs}
+              "settings": wandb.Settings(**_SETTINGS), **init_kwargs}
     with _mode_env(mode):
         try:
             return wandb.init(mode=mode, **kwargs), None
         except Exception as exc:  # wandb raises many types (CommError, UsageError, timeouts)
             if mode in _OFFLINE_MODES:
                 raise ConfigError(f"could not start an offline W&B run under {root}: {exc}") from exc
-            note = f"W&B could not be reached ({type(exc).__name__}: {exc}); the run was kept offline."
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            note = f"W&B could not be reached ({type(exc).__name__}: {first_line}); the run was kept offline."
     with _mode_env("offline"):
         return wandb.init(mode="offline", **kwargs), note
 
@@ -218,7 +213,8 @@ def alert_text(report: DriftReport, step: int) -> tuple[str, str] | None:
         top = report.cluster_shift[0]
         label = top.get("label")
         label = " ".join(map(str, label)) if isinstance(label, (list, tuple)) else (label or "")
-        look.append(f"tables/cluster_shift (cluster {top['cluster']} {label!r} {top['change']:+.1%})".replace(" ''", ""))
+        named = f"cluster {top['cluster']} {label!r}" if label else f"cluster {top['cluster']}"
+        look.append(f"tables/cluster_shift ({named} {top['change']:+.1%})")
     text = f"{reasons}. Look at: {', '.join(look) or 'plots/cluster_shares'}."
     if report.retrain_recommended and report.retrain_reason:
         text += f" Retraining recommended: {report.retrain_reason}"
@@ -345,7 +341,8 @@ def _with_report(history: list[Mapping[str, Any]], report: DriftReport) -> list[
     """``history`` ending with this report, whether or not the caller already appended it."""
     current = report.to_dict()
     out = [dict(h) if isinstance(h, Mapping) else h.to_dict() for h in history]
-    if out and (out[-1].get("window") or {}) == current["window"] and out[-1].get("created_at") == current["created_at"]:
+    last = out[-1] if out else {}
+    if last.get("window") == current["window"] and last.get("created_at") == current["created_at"]:
         out[-1] = current
     else:
         out.append(current)
