@@ -47,7 +47,10 @@ def test_forty_percent_new_topics_is_critical(drifted_report, healthy_report):
     assert novel >= 0.3
     assert novel > healthy_report.metrics["novel_cluster_share"] + 0.25
     assert drifted_report.metrics["mmd_p_value"] <= 0.01
-    assert drifted_report.metrics["classifier_auc"] > 0.8
+    # Only the 40% new-topic prompts are separable, so the best possible AUC is
+    # 0.4 * 1 + 0.6 * 0.5 = 0.7.
+    assert 0.62 < drifted_report.metrics["classifier_auc"] <= 0.72
+    assert drifted_report.metrics["classifier_auc"] > healthy_report.metrics["classifier_auc"] + 0.08
     for name in ("js_divergence", "wasserstein", "mmd", "outlier_share"):
         assert drifted_report.metrics[name] > healthy_report.metrics[name], name
     assert any("never seen" in r for r in drifted_report.tier_reasons)
