@@ -113,11 +113,11 @@ class MlflowSink:
             try:
                 with bounded_http_retries(self.max_retries, self.timeout_s):
                     self.client.set_terminated(self.run_id)
+                    return f"MLflow run: {self.run_url()}"
             except Exception as exc:  # noqa: BLE001
                 if not _is_unreachable(exc):
                     raise
                 return f"MLflow run {self.run_id} could not be closed: {exc}"
-            return f"MLflow run: {self.run_url()}"
         if self.spooled:
             return f"{len(self.spooled)} report(s) spooled; re-send with: drift-tracking relog {self.spooled[0].parent}"
         return None
