@@ -521,9 +521,20 @@ def relog(spool: str, tracking_uri: str | None) -> None:
 @click.option("--n-window", type=click.IntRange(min=100), default=1000, show_default=True)
 @click.option("--novel-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
               help="Share of the drifted window's prompts from topics absent from the baseline.")
+@click.option("--mlflow/--no-mlflow", "use_mlflow", default=True, show_default=True,
+              help="Log both windows to a local MLflow store (DIR/mlflow.db) as one run.")
+@click.option("--wandb/--no-wandb", "use_wandb", default=True, show_default=True,
+              help="Log both windows to an offline W&B run under DIR/wandb.")
 @_model_options
-def demo(workdir: str, n_baseline: int, n_window: int, novel_share: float, device: str, batch_size: int) -> None:
-    """Run the whole flow on generated support-bot traffic: baseline, a healthy and a drifted window."""
+def demo(
+    workdir: str, n_baseline: int, n_window: int, novel_share: float, use_mlflow: bool, use_wandb: bool,
+    device: str, batch_size: int,
+) -> None:
+    """Run the whole flow on generated support-bot traffic: baseline, a healthy and a drifted window.
+
+    Nothing leaves the machine: the bundled model embeds, MLflow writes to a SQLite store
+    in DIR and W&B runs offline in DIR/wandb. The closing lines say how to look at both.
+    """
     from drift_tracking import samples
     from drift_tracking.baseline import Baseline
     from drift_tracking.comparison import compare
@@ -548,14 +559,29 @@ def demo(workdir: str, n_baseline: int, n_window: int, novel_share: float, devic
     built = Baseline.build(data.prompts, responses=data.responses, ids=data.ids, embedder=embedder, source=str(paths["baseline"]))
     built.save(root / "baseline", overwrite=True)
     click.echo(f"Saved baseline {built.version} to {root / 'baseline'}\n")
-    for name in ("healthy", "drifted"):
-        window = load_texts(paths[name], text_column="prompt", response_column="response")
-        report = compare(built, window, embedder=embedder, window_info={"name": name})
+    tracking_uri = f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    sinks = open_sinks(
+        use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment="drift-tracking-demo",
+        wandb_project="drift-tracking-demo", wandb_dir=str(root), run_name="demo",
+    )
+    history: list[dict[str, Any]] = []
+    for index, name in enumerate(("healthy", "drifted")):
+        window = load_texts(paths[name], text_column="prompt", response_column="response", timestamp_column="timestamp")
+        stamp = window.timestamps[-1] if window.timestamps else None
+        report = compare(
+            built, window, embedder=embedder,
+            window_info={"index": index, "name": name, "timestamp": stamp, "source": str(paths[name])},
+        )
         report_path = root / f"report_{name}.json"
         report_path.write_text(report.to_json())
         click.echo(click.style(f"== {name} window ({paths[name].name})", bold=True))
         click.echo(format_report(report))
         click.echo(f"Report written to {report_path}\n")
+        emit(report, sinks, history=history)
+        history.append(report.to_dict())
+    close_sinks(sinks)
+    if use_mlflow:
+        click.echo(f"See the MLflow run with: mlflow ui --backend-store-uri {tracking_uri}")
 
 
 from drift_tracking.cli_gate import gate  # noqa: E402 - registered last; imports no SDK until run
