@@ -42,7 +42,7 @@ def monitor(tmp_path_factory, baseline, embedder, healthy_window, drifted_window
     """One offline run with three windows: ok, review and critical."""
     from drift_tracking.comparison import compare
 
-    mild = samples.generate(200, seed=13, novel_share=0.15, start="2026-02-04T00:00:00Z")
+    mild = healthy_window[:300] + drifted_window[300:]  # ~10% unseen topics, embeddings cached
     root = tmp_path_factory.mktemp("wandb-monitor")
     sink = WandbSink(project="drift-tests", dir=root, run_name="monitor")
     reports, history = [], []
@@ -215,7 +215,7 @@ def test_download_offline_says_to_pass_a_local_path(monkeypatch):
 def test_monitor_example_writes_an_offline_run(tmp_path):
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "wandb_monitor.py"), "--dir", str(tmp_path),
-         "--n-baseline", "300", "--n-window", "100", "--windows", "4"],
+         "--n-baseline", "200", "--n-window", "80", "--windows", "3"],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -223,7 +223,7 @@ def test_monitor_example_writes_an_offline_run(tmp_path):
     assert f"wandb sync {run_dir}" in out.stdout
     recs = wr.finished_records(run_dir)
     rows = [h for h in wr.history(recs) if "window" in h]
-    assert [h["window"] for h in rows] == [0, 1, 2, 3]
+    assert [h["window"] for h in rows] == [0, 1, 2]
     assert rows[-1]["drift/novel_cluster_share"] > rows[0]["drift/novel_cluster_share"]
     assert wr.summary(recs)["drift/tier"] != "ok"
 
