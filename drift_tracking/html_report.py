@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from drift_tracking.plots import _num
 from drift_tracking.report import METRIC_NAMES, DriftReport
 
 _TIER_STYLE = {  # background, text colour (Okabe-Ito, readable contrast)
@@ -72,15 +73,6 @@ footer{margin-top:32px;color:#888;font-size:12px}
 
 def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
-
-
-def _num(value: Any) -> float:
-    if value is None or isinstance(value, bool):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _fmt(value: Any, metric: str = "") -> str:

@@ -12,24 +12,18 @@ from drift_tracking.errors import DataError
 from drift_tracking.report import METRIC_NAMES, DriftReport
 
 
+def _compare(baseline, window, embedder):
+    return compare(baseline, [s.prompt for s in window], responses=[s.response for s in window], embedder=embedder)
+
+
 @pytest.fixture(scope="module")
 def healthy_report(baseline, healthy_window, embedder):
-    return compare(
-        baseline,
-        [s.prompt for s in healthy_window],
-        responses=[s.response for s in healthy_window],
-        embedder=embedder,
-    )
+    return _compare(baseline, healthy_window, embedder)
 
 
 @pytest.fixture(scope="module")
 def drifted_report(baseline, drifted_window, embedder):
-    return compare(
-        baseline,
-        [s.prompt for s in drifted_window],
-        responses=[s.response for s in drifted_window],
-        embedder=embedder,
-    )
+    return _compare(baseline, drifted_window, embedder)
 
 
 def test_same_distribution_is_ok(healthy_report):
