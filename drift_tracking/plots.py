@@ -55,6 +55,9 @@ _SHARE_METRICS = {"novel_cluster_share", "outlier_share"}
 # --------------------------------------------------------------------------- helpers
 
 
+MAX_LABELLED_CLUSTERS = 5
+
+
 def _figure(**kwargs: Any) -> "Figure":
     """A new Agg-backed figure that pyplot does not track."""
     import matplotlib
@@ -255,7 +258,8 @@ def cluster_scatter(report: "DriftReport") -> "Figure":
     # Label boxes point toward the middle of the plot, so they stay inside the axes.
     all_xy = np.vstack([b_xy, w_xy]) if len(b_xy) + len(w_xy) else np.zeros((1, 2))
     mid = (all_xy.min(0) + all_xy.max(0)) / 2
-    for cluster, centre in _novel_centres(report):
+    placed = sorted(_novel_centres(report), key=lambda item: -np.nan_to_num(_num(item[0].get("share"))))
+    for cluster, centre in placed[:MAX_LABELLED_CLUSTERS]:  # more boxes than this hide the points
         dx = -1 if centre[0] > mid[0] else 1
         dy = -1 if centre[1] > mid[1] else 1
         share = _num(cluster.get("share"))
@@ -275,9 +279,10 @@ def cluster_scatter(report: "DriftReport") -> "Figure":
     ax.set_axisbelow(True)
     ax.legend(loc="best", fontsize=9, framealpha=0.9, markerscale=1.5)
     n_novel = len(report.novel_clusters or [])
+    labelled = f" ({MAX_LABELLED_CLUSTERS} largest labelled)" if n_novel > MAX_LABELLED_CLUSTERS else ""
     ax.set_title(
         f"{_window_name(report)}: {_novel_share(report):.1%} of prompts in "
-        f"{n_novel} novel cluster{'s' if n_novel != 1 else ''}",
+        f"{n_novel} novel cluster{'s' if n_novel != 1 else ''}{labelled}",
         fontsize=10,
     )
     _tier_title(fig, "Prompt embeddings: baseline vs production window", report.tier)

@@ -150,6 +150,20 @@ def test_cluster_scatter_annotates_novel_clusters(tmp_path):
     _check_png(plots.save_png(fig, tmp_path / "scatter.png"))
 
 
+def test_cluster_scatter_labels_only_the_largest_novel_clusters():
+    report = make_report()
+    base = report.novel_clusters[0]
+    report.novel_clusters = [
+        {**base, "id": i, "share": 0.01 * (i + 1), "examples": []} for i in range(plots.MAX_LABELLED_CLUSTERS + 3)
+    ]
+    fig = plots.cluster_scatter(report)
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("novel #")]
+    assert len(labels) == plots.MAX_LABELLED_CLUSTERS
+    largest = {f"novel #{i}" for i in range(3, plots.MAX_LABELLED_CLUSTERS + 3)}
+    assert {t.split("\n")[0] for t in labels} == largest
+    assert "largest labelled" in fig.axes[0].get_title()
+
+
 def test_cluster_scatter_without_projection_raises():
     report = make_report(projection=False)
     with pytest.raises(ValueError, match="projection"):
