@@ -112,11 +112,7 @@ def calibrate(
     """Calibrate ``baseline`` for windows of ``window_size`` prompts; stores and returns ``calibration_``."""
     n = len(baseline)
     size = default_window_size(n) if window_size is None else int(window_size)
-    entry = {
-        "n_draws": int(n_draws),
-        "n_reference": n - size,
-        "null": null_distribution(baseline.prompts, size, n_draws=n_draws, seed=seed),
-    }
+    entry = _size_entry(baseline, size, n_draws, seed)
     calibration = baseline.calibration_ or {
         "version": CALIBRATION_VERSION,
         "method": "leave-chunk-out",
@@ -127,6 +123,15 @@ def calibrate(
     calibration["sizes"][str(size)] = entry
     baseline.calibration_ = calibration
     return calibration
+
+
+def _size_entry(baseline: "Baseline", size: int, n_draws: int, seed: int) -> dict[str, Any]:
+    """The calibration of one window size: the null of each metric and what it was drawn from."""
+    return {
+        "n_draws": int(n_draws),
+        "n_reference": len(baseline) - size,
+        "null": null_distribution(baseline.prompts, size, n_draws=n_draws, seed=seed),
+    }
 
 
 def levels_from_null(metric: str, values: list[float]) -> tuple[float, float, float]:
@@ -156,13 +161,8 @@ def calibrated_levels(
     detail: dict[str, Any] = {"calibrated_window_size": nearest, "window_size": window_size}
     if max(window_size / nearest, nearest / window_size) > SIZE_TOLERANCE:
         if window_size <= len(baseline) // 2:
-            entry = {
-                "n_draws": sizes[nearest]["n_draws"],
-                "n_reference": len(baseline) - window_size,
-                "null": null_distribution(baseline.prompts, window_size, n_draws=sizes[nearest]["n_draws"],
-                                          seed=int(calibration.get("seed", 0))),
-                "derived_at_check": True,
-            }
+            entry = _size_entry(baseline, window_size, sizes[nearest]["n_draws"], int(calibration.get("seed", 0)))
+            entry["derived_at_check"] = True
             calibration["sizes"][str(window_size)] = entry  # kept in memory for the next window
             nearest = window_size
             detail.update(calibrated_window_size=window_size, rederived=True)

@@ -152,7 +152,7 @@ def compare(
     y = embedder.encode(list(responses)) if responses is not None and baseline.responses is not None else None
     report = compare_embeddings(
         baseline, x, response_embeddings=y, texts=texts, policy=policy, seed=seed, window=window_info,
-        history=history, quality=quality.signals(baseline, embedder=embedder) if quality is not None else None,
+        history=history, quality=quality.signals(baseline) if quality is not None else None,
     )
     report.invalid_rows = invalid
     report.warnings = warnings + report.warnings

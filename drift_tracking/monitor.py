@@ -219,7 +219,7 @@ class Monitor:
         from drift_tracking.comparison import MIN_WINDOW
         from drift_tracking.policy import Policy
 
-        self.policy = self.policy or Policy.for_baseline(self.baseline)
+        self.policy = self.policy or Policy()
         if self.history is not None and not self.records:
             self.records = self.history.read()
         self.min_window = MIN_WINDOW if self.min_window is None else self.min_window

@@ -113,16 +113,18 @@ class QualityLevels:
             raise ConfigError(f"quality.material_drop must be within [0, 1], got {self.material_drop}")
 
     def tier_for_drop(self, drop: float) -> str:
-        drop = round(drop, 9)  # (0.8 - 0.76) / 0.8 is 0.04999...: compare what people mean
-        if drop > self.critical_drop:
-            return "critical"
-        return "review" if drop >= self.review_drop else "ok"
+        return _tier(drop, self.review_drop, self.critical_drop)
 
     def tier_for_flag_increase(self, increase: float) -> str:
-        increase = round(increase, 9)
-        if increase > self.flag_critical_increase:
-            return "critical"
-        return "review" if increase >= self.flag_review_increase else "ok"
+        return _tier(increase, self.flag_review_increase, self.flag_critical_increase)
+
+
+def _tier(change: float, review: float, critical: float) -> str:
+    """``review`` from ``review`` (inclusive), ``critical`` above ``critical``."""
+    change = round(change, 9)  # (0.8 - 0.76) / 0.8 is 0.04999...: compare what people mean
+    if change > critical:
+        return "critical"
+    return "review" if change >= review else "ok"
 
 
 @dataclass(frozen=True)
@@ -179,11 +181,6 @@ class Policy:
             raise ConfigError(f"thresholds.mode must be one of {', '.join(THRESHOLD_MODES)}, got {self.mode!r}")
         if isinstance(self.persistence, bool) or not isinstance(self.persistence, int) or self.persistence < 1:
             raise ConfigError(f"persistence.windows must be an integer >= 1, got {self.persistence!r}")
-
-    @classmethod
-    def for_baseline(cls, baseline: "Baseline | None" = None) -> "Policy":
-        """The default policy (calibrated when ``baseline`` is, fixed levels otherwise)."""
-        return cls()
 
     # -- thresholds ------------------------------------------------------------------
     def thresholds(self, baseline: "Baseline | None", window_size: int) -> Thresholds:
@@ -247,7 +244,7 @@ class Policy:
         elif escalation:
             reasons.append(escalation)
 
-        report.tier = TIERS[max(TIER_LEVEL[drift_tier], TIER_LEVEL[quality_tier])]
+        report.tier = _worse(drift_tier, quality_tier)
         self._retrain(report, history, reasons)
         # Headline first: what made the tier, then lesser findings, then advice.
         rank = {"critical": 1, "review": 2, report.tier: 0}
@@ -295,7 +292,7 @@ class Policy:
                 bound = self.quality.critical_drop if level == "critical" else self.quality.review_drop
                 sign = ">" if level == "critical" else ">="
                 reasons.append(f"{level}: {label} dropped {drop:.1%} from the baseline ({sign} {bound:.0%})")
-                tier = TIERS[max(TIER_LEVEL[tier], TIER_LEVEL[level])]
+                tier = _worse(tier, level)
             if key == "golden":
                 report.material_degradation = round(drop, 9) > self.quality.material_drop
                 if report.material_degradation:
@@ -313,7 +310,7 @@ class Policy:
                     f"{level}: users flagged {feedback['flag_rate']:.1%} of responses, "
                     f"{increase:.0%} more than the baseline's {feedback['baseline_flag_rate']:.1%}"
                 )
-                tier = TIERS[max(TIER_LEVEL[tier], TIER_LEVEL[level])]
+                tier = _worse(tier, level)
         return tier, dropped, measured
 
     def _retrain(self, report: DriftReport, history: "Sequence[dict[str, Any]]", reasons: list[str]) -> None:
@@ -338,6 +335,11 @@ class Policy:
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "persistence": self.persistence,
                 "levels": {k: {"review": v.review, "critical": v.critical} for k, v in self.levels.items()}}
+
+
+def _worse(a: str, b: str) -> str:
+    """The higher of two tiers."""
+    return TIERS[max(TIER_LEVEL[a], TIER_LEVEL[b])]
 
 
 def _consecutive(history: "Sequence[dict[str, Any]]", predicate: Any) -> int:

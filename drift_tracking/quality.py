@@ -177,20 +177,18 @@ class QualityInputs:
     flags: Sequence[bool] | None = None
     reference: dict[str, float] = field(default_factory=dict)
 
-    def signals(self, baseline: "Baseline | None" = None, *, embedder: Any = None) -> dict[str, Any]:
+    def signals(self, baseline: "Baseline | None" = None) -> dict[str, Any]:
         """The report's ``quality`` section; a signal without a baseline value is reported, not judged."""
         ref = {**(getattr(baseline, "quality_", None) or {}), **{k: v for k, v in self.reference.items() if v is not None}}
         out: dict[str, Any] = {}
         if self.golden is not None:
             out["golden"] = _signal(self.golden, "accuracy", ref.get("golden_accuracy"), "baseline_accuracy")
-        if self.rewards is not None:
-            rewards = np.asarray(list(self.rewards), dtype=float)
-            rewards = rewards[np.isfinite(rewards)]
-            if rewards.size:
-                stats = {"mean": float(rewards.mean()), "n": int(rewards.size)}
-                out["reward"] = _signal(stats, "mean", ref.get("reward_mean"), "baseline_mean")
-        if self.flags is not None and len(self.flags):
-            rate = float(np.mean([bool(f) for f in self.flags]))
+        rewards = _finite(self.rewards)
+        if rewards is not None:
+            stats = {"mean": float(rewards.mean()), "n": int(rewards.size)}
+            out["reward"] = _signal(stats, "mean", ref.get("reward_mean"), "baseline_mean")
+        rate = _flag_rate(self.flags)
+        if rate is not None:
             feedback: dict[str, Any] = {"flag_rate": rate, "n": len(self.flags), "baseline_flag_rate": ref.get("flag_rate")}
             base = ref.get("flag_rate")
             if base is not None:
@@ -214,14 +212,27 @@ def reference_values(
     ref: dict[str, float] = {}
     if golden is not None:
         ref["golden_accuracy"] = float(golden["accuracy"])
-    if rewards is not None:
-        values = np.asarray(list(rewards), dtype=float)
-        values = values[np.isfinite(values)]
-        if values.size:
-            ref["reward_mean"] = float(values.mean())
-    if flags is not None and len(flags):
-        ref["flag_rate"] = float(np.mean([bool(f) for f in flags]))
+    values = _finite(rewards)
+    if values is not None:
+        ref["reward_mean"] = float(values.mean())
+    rate = _flag_rate(flags)
+    if rate is not None:
+        ref["flag_rate"] = rate
     return ref
+
+
+def _finite(scores: Sequence[float] | None) -> np.ndarray | None:
+    """The finite scores as an array, or None when there are none."""
+    if scores is None:
+        return None
+    values = np.asarray(list(scores), dtype=float)
+    values = values[np.isfinite(values)]
+    return values if values.size else None
+
+
+def _flag_rate(flags: Sequence[bool] | None) -> float | None:
+    """The share of flagged responses, or None without any."""
+    return float(np.mean([bool(f) for f in flags])) if flags is not None and len(flags) else None
 
 
 @dataclass
