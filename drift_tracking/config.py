@@ -133,6 +133,7 @@ class Config:
         """Build and validate from parsed TOML; errors name the offending key."""
         _check_keys(data, {f.name for f in fields(cls)}, "")
         sections: dict[str, Any] = {}
+        hints = typing.get_type_hints(cls)
         for f in fields(cls):
             raw = data.get(f.name, {})
             if not isinstance(raw, dict):
@@ -140,7 +141,7 @@ class Config:
             if f.name == "thresholds":
                 sections[f.name] = _thresholds(raw)
             else:
-                sections[f.name] = _section(_section_type(f), raw, f.name)
+                sections[f.name] = _section(hints[f.name], raw, f.name)
         config = cls(**sections)
         _validate(config)
         if base_dir is not None:
@@ -174,10 +175,6 @@ def _check_keys(data: dict[str, Any], known: set[str], prefix: str) -> None:
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown key '{prefix}{key}'; known keys: {', '.join(sorted(prefix + k for k in known))}")
-
-
-def _section_type(f: Any) -> type:
-    return typing.get_type_hints(Config)[f.name]
 
 
 def _section(kind: type, raw: dict[str, Any], name: str) -> Any:
@@ -241,9 +238,11 @@ def _validate(config: Config) -> None:
     ):
         if value is not None and not 0 <= value <= 1:
             raise ConfigError(f"{key} must be within [0, 1], got {value}")
-    if config.monitor.min_window < 20:
-        raise ConfigError(f"monitor.min_window must be >= 20, got {config.monitor.min_window}")
+    from drift_tracking.comparison import MIN_WINDOW
     from drift_tracking.monitor import parse_frequency
+
+    if config.monitor.min_window < MIN_WINDOW:
+        raise ConfigError(f"monitor.min_window must be >= {MIN_WINDOW}, got {config.monitor.min_window}")
 
     try:
         parse_frequency(config.monitor.window)
