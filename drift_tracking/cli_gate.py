@@ -138,12 +138,8 @@ def promote(
         raise click.UsageError("use either --evaluation-run or --baseline/--window, not both")
     from drift_tracking.integrations.mlflow_logging import bounded_http_retries
 
-    from mlflow.exceptions import MlflowException
-
-    from drift_tracking.integrations.mlflow_gate import GateError
-
     gate_ = _gate(tracking_uri, block_on, block_kinds)
-    with bounded_http_retries(max_retries=2, timeout_s=60), _registry_errors(MlflowException, GateError):
+    with bounded_http_retries(max_retries=2, timeout_s=60), _registry_errors():
         gate_.version(name, version)  # fail fast, before any embedding, if the version or server is missing
         evaluation = None
         if run_id:
@@ -176,14 +172,18 @@ def promote(
 
 
 @contextlib.contextmanager
-def _registry_errors(mlflow_error: type[Exception], gate_error: type[Exception]) -> Iterator[None]:
+def _registry_errors() -> Iterator[None]:
     """A server failure mid-way becomes one line saying that re-running is safe (the gate is idempotent)."""
+    from mlflow.exceptions import MlflowException
+
+    from drift_tracking.integrations.mlflow_gate import GateError
+    from drift_tracking.integrations.mlflow_logging import first_line
+
     try:
         yield
-    except mlflow_error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise gate_error(
-            f"the tracking server failed during the gate ({first}); the decision may be partly recorded "
+    except MlflowException as exc:
+        raise GateError(
+            f"the tracking server failed during the gate ({first_line(exc)}); the decision may be partly recorded "
             "but the alias or stage only moves last: run the same command again"
         ) from exc
 

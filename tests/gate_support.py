@@ -17,14 +17,10 @@ def log_evaluation(client: Any, experiment_id: str, report: Any, name: str | Non
     """A run holding ``report`` as a drift evaluation, optionally tagged for a model version."""
     from mlflow.entities import Metric, RunTag
 
+    from drift_tracking.integrations.mlflow_logging import report_tags
+
     run = client.create_run(experiment_id)
-    tags = {
-        "drift.tier": report.tier,
-        "drift.kind": report.drift_kind,
-        "drift.retrain_recommended": str(report.retrain_recommended).lower(),
-        "drift.baseline_uri": str(report.baseline.get("uri") or ""),
-        "drift.baseline_version": str(report.baseline.get("version") or ""),
-    }
+    tags = report_tags(report)
     if name is not None:
         tags.update({"drift.model_name": name, "drift.model_version": str(version)})
     metrics = [Metric(f"drift/{k}", float(v), 0, 0) for k, v in report.metrics.items() if v is not None]

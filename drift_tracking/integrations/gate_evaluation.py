@@ -11,7 +11,6 @@ the reasons people read.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,12 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drift_tracking.errors import DriftTrackingError
+from drift_tracking.integrations.mlflow_logging import (
+    REPORT_JSON,
+    experiment_id,
+    first_line,
+    log_report_to_run,
+    scoped_env,
+)
 from drift_tracking.report import DriftReport
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-REPORT_ARTIFACT = "drift_report.json"
 
 
 class GateError(DriftTrackingError):
@@ -87,21 +91,14 @@ def evaluation_from_run(client: "MlflowClient", run_id: str) -> Evaluation:
 
 def _report_reasons(client: "MlflowClient", run_id: str) -> list[str]:
     """The tier reasons from the run's report; an evaluation without the artifact still decides on tags."""
-    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
-
-    saved = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
-    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"  # one small file: no bar in CI logs
     try:
-        with tempfile.TemporaryDirectory(prefix="drift-gate-") as tmp:
-            path = client.download_artifacts(run_id, REPORT_ARTIFACT, tmp)
+        # one small file: no progress bar in CI logs
+        with scoped_env({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}), \
+                tempfile.TemporaryDirectory(prefix="drift-gate-") as tmp:
+            path = client.download_artifacts(run_id, REPORT_JSON, tmp)
             data = json.loads(Path(path).read_text())
     except Exception:  # noqa: BLE001 - a missing or unreadable report only loses the reasons text
         return []
-    finally:
-        if saved is None:
-            os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name, None)
-        else:
-            os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = saved
     reasons = data.get("tier_reasons") if isinstance(data, dict) else None
     return [str(r) for r in reasons] if isinstance(reasons, list) else []
 
@@ -164,10 +161,7 @@ def run_evaluation(
     report = compare(baseline, texts, embedder=embedder, window_info=window_info, quality=quality)
     if client is None:
         return Evaluation.from_report(report)
-    from drift_tracking.integrations.mlflow_logging import log_report_to_run
-
-    experiment_id = _experiment_id(client, experiment)
-    run = client.create_run(experiment_id, run_name=f"drift-gate {name} v{version}")
+    run = client.create_run(experiment_id(client, experiment), run_name=f"drift-gate {name} v{version}")
     link = {"drift.model_name": name, "drift.model_version": str(version)}
     log_report_to_run(client, run.info.run_id, report, extra_tags=link)
     client.set_terminated(run.info.run_id)
@@ -190,16 +184,6 @@ def _golden_quality(baseline: Any, golden: str | Path, golden_accuracy: float | 
     return QualityInputs(golden=score_golden(load_golden(golden)), reference={"golden_accuracy": float(reference)})
 
 
-def _experiment_id(client: "MlflowClient", name: str) -> str:
-    found = client.get_experiment_by_name(name)
-    return found.experiment_id if found else client.create_experiment(name)
-
-
 def _quote(text: str) -> str:
     return text.replace("'", "\\'")
 
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an MLflow error: enough for a one-line message, without the server's traceback."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

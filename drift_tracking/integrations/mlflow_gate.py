@@ -30,17 +30,17 @@ import getpass
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from drift_tracking.artifact import utc_now
 from drift_tracking.integrations.gate_evaluation import (
     Evaluation,
     GateError,
     evaluation_from_run,
-    first_line,
     latest_evaluation,
     run_evaluation,
 )
+from drift_tracking.integrations.mlflow_logging import TAG_MAX, first_line
 from drift_tracking.report import TIER_LEVEL, TIERS
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ GATE_OUTCOMES = ("passed", "blocked", "overridden")
 AUDIT_PREFIX = "audited-"
 BLOCKABLE_KINDS = ("degradation", "unknown", "benign")
 STAGES = ("Staging", "Production")
-_TAG_MAX = 5000
 STAGE_NOTE = (
     "MLflow deprecated stages in 2.9: the transition was made and its FutureWarning silenced. "
     "Move to aliases with --alias champion when you can (load with models:/NAME@champion)."
@@ -225,13 +224,10 @@ class Gate:
         evaluation = evaluation or self.evaluation(name, version)
         blocked, reasons, notes = self.rule.decide(evaluation.tier, evaluation.kind)
         target = ", ".join(t for t in (alias and f"alias:{alias}", stage and f"stage:{stage}") if t)
-        now = _now()
+        now = utc_now()
         outcome = "passed"
         tags = {
-            "drift.tier": evaluation.tier,
-            "drift.kind": evaluation.kind,
-            "drift.baseline_version": evaluation.baseline_version,
-            "drift.evaluation_run_id": evaluation.run_id or "",
+            **_evaluation_tags(evaluation),
             "drift.gate_target": target,
             "drift.gate_at": now,
             "drift.gate_rule": self.rule.describe(),
@@ -255,7 +251,7 @@ class Gate:
         tags.update(override)
         if allowed and alias:
             tags["drift.gate_aliases"] = _add_alias(self._tag(name, version, "drift.gate_aliases"), alias)
-        tags = {k: v[:_TAG_MAX] for k, v in tags.items()}
+        tags = {k: v[:TAG_MAX] for k, v in tags.items()}
         result = GateResult(
             name, version, target, outcome, allowed, not dry_run, evaluation, reasons, notes, tags,
             previous=self._alias_holder(name, alias) if alias else None,
@@ -271,7 +267,7 @@ class Gate:
             run_tags.setdefault("drift.model_name", name)
             run_tags.setdefault("drift.model_version", version)
             for key, value in run_tags.items():
-                self.client.set_tag(evaluation.run_id, key, value[:_TAG_MAX])
+                self.client.set_tag(evaluation.run_id, key, value[:TAG_MAX])
         if allowed:
             if alias:
                 self.client.set_registered_model_alias(name, alias, version)
@@ -316,23 +312,18 @@ class Gate:
                 evaluation = self.evaluation(name, version)
             except GateError:
                 evaluation = None
-        record = {"drift.audit_alias": alias, "drift.audit_at": _now()}
+        record = {"drift.audit_alias": alias, "drift.audit_at": utc_now()}
         if evaluation is None:
             outcome = AUDIT_PREFIX + "unevaluated"
             record["drift.gate_reasons"] = f"alias {alias} was set outside the gate and no drift evaluation exists"
         else:
             blocked, reasons, notes = self.rule.decide(evaluation.tier, evaluation.kind)
             outcome = AUDIT_PREFIX + ("blocked" if blocked else "passed")
-            record.update({
-                "drift.tier": evaluation.tier,
-                "drift.kind": evaluation.kind,
-                "drift.baseline_version": evaluation.baseline_version,
-                "drift.evaluation_run_id": evaluation.run_id or "",
-                "drift.gate_reasons": "; ".join(reasons or notes or ["within the gate's rule"]),
-            })
+            record.update(_evaluation_tags(evaluation))
+            record["drift.gate_reasons"] = "; ".join(reasons or notes or ["within the gate's rule"])
         record["drift.gate"] = outcome
         for key, value in record.items():
-            self.client.set_model_version_tag(name, version, key, value[:_TAG_MAX])
+            self.client.set_model_version_tag(name, version, key, value[:TAG_MAX])
         return outcome
 
 
@@ -344,6 +335,16 @@ def current_user() -> str:
         return "unknown"
 
 
+def _evaluation_tags(evaluation: Evaluation) -> dict[str, str]:
+    """The evaluation a decision (or an audit) was taken on, as version tags."""
+    return {
+        "drift.tier": evaluation.tier,
+        "drift.kind": evaluation.kind,
+        "drift.baseline_version": evaluation.baseline_version,
+        "drift.evaluation_run_id": evaluation.run_id or "",
+    }
+
+
 def _aliases(text: str) -> list[str]:
     return [a for a in (p.strip() for p in text.split(",")) if a]
 
@@ -351,10 +352,6 @@ def _aliases(text: str) -> list[str]:
 def _add_alias(text: str, alias: str) -> str:
     found = _aliases(text)
     return ",".join(found if alias in found else [*found, alias])
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__: Sequence[str] = (

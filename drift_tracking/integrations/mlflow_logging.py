@@ -50,7 +50,7 @@ FIGURE_FILES = {
     "metric_timeseries": "metric_timeseries.png",
 }
 _PARAM_MAX = 500  # MLflow's limit on a param value
-_TAG_MAX = 5000
+TAG_MAX = 5000  # MLflow's limit on a tag value
 
 
 def report_metrics(report: DriftReport) -> dict[str, float]:
@@ -80,7 +80,7 @@ def report_tags(report: DriftReport) -> dict[str, str]:
     }
     if report.window.get("index") is not None:
         tags["drift.window_index"] = str(report.window["index"])
-    return {k: v[:_TAG_MAX] for k, v in tags.items()}
+    return {k: v[:TAG_MAX] for k, v in tags.items()}
 
 
 def report_params(report: DriftReport) -> dict[str, str]:
@@ -198,6 +198,18 @@ def scoped_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def experiment_id(client: "MlflowClient", name: str) -> str:
+    """The id of experiment ``name``, created when missing."""
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an MLflow error: enough for a one-line message, without the server's traceback."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
 
 
 def bounded_http_retries(max_retries: int = 1, timeout_s: int = 10) -> contextlib.AbstractContextManager[None]:

@@ -69,6 +69,7 @@ def register_baseline(
     from mlflow.exceptions import MlflowException
 
     from drift_tracking.baseline import Baseline
+    from drift_tracking.integrations.mlflow_logging import experiment_id
     from drift_tracking.integrations.mlflow_sink import default_tracking_uri
 
     if not name or "/" in name or "@" in name:
@@ -87,9 +88,7 @@ def register_baseline(
     }
     with tempfile.TemporaryDirectory(prefix="drift-register-") as tmp:
         model_dir = _save_pyfunc(Path(path), Path(tmp))
-        experiment = client.get_experiment_by_name(experiment_name)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(experiment_name)
-        run = client.create_run(experiment_id, run_name=f"baseline {name} {baseline.version}", tags=tags)
+        run = client.create_run(experiment_id(client, experiment_name), run_name=f"baseline {name} {baseline.version}", tags=tags)
         run_id = run.info.run_id
         client.log_batch(run_id, params=_params(baseline))
         client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT_PATH)

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drift_tracking.integrations.mlflow_logging import bounded_http_retries, log_report_to_run
+from drift_tracking.integrations.mlflow_logging import (
+    bounded_http_retries,
+    experiment_id,
+    first_line,
+    log_report_to_run,
+)
 from drift_tracking.report import DriftReport
 from drift_tracking.sinks import SinkUnavailable
 
@@ -125,19 +130,17 @@ class MlflowSink:
     # -- internals -----------------------------------------------------------------
     def _ensure_run(self) -> str:
         if self.run_id is None:
-            experiment = self.client.get_experiment_by_name(self.experiment_name)
-            experiment_id = (
-                experiment.experiment_id if experiment else self.client.create_experiment(self.experiment_name)
-            )
             tags = {"mlflow.runName": self.run_name} if self.run_name else None
-            run = self.client.create_run(experiment_id, tags=tags, run_name=self.run_name)
+            run = self.client.create_run(
+                experiment_id(self.client, self.experiment_name), tags=tags, run_name=self.run_name
+            )
             self.run_id = run.info.run_id
         return self.run_id
 
     def _spool(self, report: DriftReport, history: Sequence[dict[str, Any]], exc: Exception) -> SinkUnavailable:
         from drift_tracking.spool import spool_report
 
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = first_line(exc, 200)
         if not self.spool:
             return SinkUnavailable(f"MLflow at {self.tracking_uri} is unreachable ({reason})")
         entry = spool_report(report, self.target(), history=history, spool_dir=self.spool_dir)

@@ -64,12 +64,12 @@ def _sink_for(entry: SpoolEntry, tracking_uri: str | None):  # noqa: ANN202 - a 
             f"{entry.path} was spooled by the {target.get('sink')!r} sink; only MLflow reports can be "
             "re-logged with this command"
         )
-    from drift_tracking.integrations.mlflow_sink import MlflowSink
+    from drift_tracking.integrations.mlflow_sink import DEFAULT_EXPERIMENT, MlflowSink
 
     moved = tracking_uri is not None and tracking_uri != target.get("tracking_uri")
     return MlflowSink(
         tracking_uri=tracking_uri or target.get("tracking_uri"),
-        experiment_name=target.get("experiment_name") or "drift-tracking",
+        experiment_name=target.get("experiment_name") or DEFAULT_EXPERIMENT,
         run_name=target.get("run_name"),
         run_id=None if moved else target.get("run_id"),
         spool=False,
