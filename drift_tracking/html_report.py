@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from drift_tracking.plots import _num
+from drift_tracking.plots import _SHARE_METRICS, _num, _shift_rows, _threshold
 from drift_tracking.report import METRIC_NAMES, DriftReport
 
 _TIER_STYLE = {  # background, text colour (Okabe-Ito, readable contrast)
@@ -22,7 +22,6 @@ _TIER_STYLE = {  # background, text colour (Okabe-Ito, readable contrast)
     "review": ("#E69F00", "#000000"),
     "critical": ("#D55E00", "#ffffff"),
 }
-_SHARE_METRICS = {"novel_cluster_share", "outlier_share"}
 _FIGURE_CAPTIONS = {
     "cluster_scatter": "Where the window's prompts sit relative to the baseline (2-D PCA of the embeddings).",
     "cluster_shares": "Clusters whose share of traffic changed most between baseline and window.",
@@ -111,11 +110,6 @@ def _kv_table(data: Mapping[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
-def _level(thresholds: Mapping[str, Any], metric: str, level: str) -> float:
-    values = (thresholds.get("values") or {}).get(metric) or {}
-    return _num(values.get(level)) if isinstance(values, Mapping) else math.nan
-
-
 def _hit_class(value: Any, review: float, critical: float) -> str:
     v = _num(value)
     if not math.isfinite(v):
@@ -197,7 +191,7 @@ def _metrics(report: DriftReport) -> str:
     head = "<tr><th>metric</th><th>prompts</th><th>responses</th><th>review at</th><th>critical at</th></tr>"
     rows = []
     for name in names:
-        review, critical = _level(thresholds, name, "review"), _level(thresholds, name, "critical")
+        review, critical = _threshold(thresholds, name, "review"), _threshold(thresholds, name, "critical")
         p = (report.metrics or {}).get(name)
         r = (responses or {}).get(name) if responses is not None else None
         r_cell = _e(_fmt(r, name)) if responses is not None else '<span class="muted">not measured</span>'
@@ -237,10 +231,9 @@ def _figures(report: DriftReport, history: Sequence[Any] | None, png: Mapping[st
 
 
 def _cluster_shift(report: DriftReport) -> str:
-    rows = [r for r in (report.cluster_shift or []) if isinstance(r, Mapping)]
+    rows = _shift_rows(report)
     if not rows:
         return '<h2>Cluster shift</h2><p class="muted">no per-cluster table in this report</p>'
-    rows = sorted(rows, key=lambda r: -abs(_num(r.get("change"))) if math.isfinite(_num(r.get("change"))) else 0.0)
     shown = rows[:_MAX_SHIFT_ROWS]
     head = ("<tr><th>cluster</th><th>top words</th><th>baseline share</th><th>window share</th>"
             "<th>change</th><th>ratio</th></tr>")

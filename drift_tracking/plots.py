@@ -140,6 +140,23 @@ def _window_name(report: Any) -> str:
     return f"window {index}" if index is not None else "window"
 
 
+def _threshold(thresholds: Mapping[str, Any], metric: str, level: str) -> float:
+    """The ``level`` ("review"/"critical") threshold of ``metric`` in a report's thresholds, NaN if none."""
+    values = (thresholds.get("values") or {}).get(metric) or {}
+    return _num(values.get(level)) if isinstance(values, Mapping) else math.nan
+
+
+def _shift_rows(report: Any) -> list[Mapping[str, Any]]:
+    """The report's per-cluster rows, largest change in share first (rows without one last)."""
+    rows = [r for r in (_get(report, "cluster_shift") or []) if isinstance(r, Mapping)]
+    return sorted(rows, key=lambda r: -abs(_num(r.get("change")) if _finite(r.get("change")) else 0.0))
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 window"``, ``"3 windows"``."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def _tier_title(fig: "Figure", text: str, tier: str) -> None:
     colour = TIER_COLOURS.get(tier, "black")
     fig.suptitle(f"{text}  [tier: {tier.upper()}]", fontsize=12, fontweight="bold", color=colour)
@@ -282,7 +299,7 @@ def cluster_scatter(report: "DriftReport") -> "Figure":
     labelled = f" ({MAX_LABELLED_CLUSTERS} largest labelled)" if n_novel > MAX_LABELLED_CLUSTERS else ""
     ax.set_title(
         f"{_window_name(report)}: {_novel_share(report):.1%} of prompts in "
-        f"{n_novel} novel cluster{'s' if n_novel != 1 else ''}{labelled}",
+        f"{_count(n_novel, 'novel cluster')}{labelled}",
         fontsize=10,
     )
     _tier_title(fig, "Prompt embeddings: baseline vs production window", report.tier)
@@ -296,9 +313,7 @@ def cluster_share_bars(report: "DriftReport", top: int = 20) -> "Figure":
     """Baseline vs window share of the ``top`` clusters that moved most, plus the novel share."""
     from matplotlib.ticker import PercentFormatter
 
-    rows = [r for r in (report.cluster_shift or []) if isinstance(r, Mapping)]
-    rows = sorted(rows, key=lambda r: -abs(_num(r.get("change")) if _finite(r.get("change")) else 0.0))
-    rows = rows[: max(int(top), 0)]
+    rows = _shift_rows(report)[: max(int(top), 0)]
     labels = [cluster_label(r) for r in rows]
     base = [_num(r.get("baseline_share")) for r in rows]
     win = [_num(r.get("window_share")) for r in rows]
@@ -343,7 +358,7 @@ def cluster_share_bars(report: "DriftReport", top: int = 20) -> "Figure":
             handles.append(Patch(color=VERMILLION, label="window share in novel clusters"))
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9, frameon=False)
         ax.set_title(
-            f"{_window_name(report)}: the {len(rows)} cluster{'s' if len(rows) != 1 else ''} whose share "
+            f"{_window_name(report)}: the {_count(len(rows), 'cluster')} whose share "
             f"changed most (label = change in percentage points)",
             fontsize=10,
         )
@@ -377,11 +392,7 @@ def _tick_labels(history: Sequence[Mapping[str, Any]]) -> list[str] | None:
 
 
 def _threshold_series(history: Sequence[Mapping[str, Any]], metric: str, level: str) -> np.ndarray:
-    out = []
-    for h in history:
-        values = ((h.get("thresholds") or {}).get("values") or {}).get(metric) or {}
-        out.append(_num(values.get(level)) if isinstance(values, Mapping) else math.nan)
-    return np.array(out, dtype=float)
+    return np.array([_threshold(h.get("thresholds") or {}, metric, level) for h in history], dtype=float)
 
 
 def metric_timeseries(
@@ -412,6 +423,7 @@ def metric_timeseries(
 
     fig = _figure(figsize=(9.5, 2.4 * len(metrics) + 1.0))
     axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
+    any_responses = False
     for ax, metric in zip(axes, metrics):
         y = np.array([_num((h.get("metrics") or {}).get(metric)) for h in hist], dtype=float)
         resp = np.array([_num((h.get("response_metrics") or {}).get(metric)) for h in hist], dtype=float)
@@ -424,6 +436,7 @@ def metric_timeseries(
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center",
                     color=GREY, fontsize=10)
         if np.isfinite(resp).any():
+            any_responses = True
             ax.plot(x, resp, color=PURPLE, linewidth=1.0, linestyle=":", marker="D", markersize=4,
                     zorder=2, label="responses")
         for level in ("review", "critical"):
@@ -469,11 +482,11 @@ def metric_timeseries(
         Line2D([], [], color=ORANGE, linestyle="--", label="review threshold"),
         Line2D([], [], color=VERMILLION, linestyle="--", label="critical threshold"),
     ]
-    if any(np.isfinite([_num((h.get("response_metrics") or {}).get(m)) for h in hist for m in metrics])):
+    if any_responses:
         handles.append(Line2D([], [], color=PURPLE, linestyle=":", marker="D", markersize=4, label="responses"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
     latest = tiers[-1] if tiers else ""
-    title = f"Drift metrics over {n} window{'s' if n != 1 else ''}"
+    title = f"Drift metrics over {_count(n, 'window')}"
     if latest in TIER_COLOURS:
         _tier_title(fig, title + " (latest)", latest)
     else:
