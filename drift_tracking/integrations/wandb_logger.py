@@ -106,13 +106,17 @@ def _run_dir(run: Any) -> str:
     return str(run.settings.sync_dir)
 
 
+def _online_url(run: Any) -> str | None:
+    return run.url if run.settings.mode == "online" and run.url else None
+
+
 def _where(run: Any) -> str:
-    return run.url if run.settings.mode == "online" and run.url else _run_dir(run)
+    return _online_url(run) or _run_dir(run)
 
 
 def _location(run: Any) -> str:
     """Where the finished run is, with the command that uploads it when it is offline."""
-    if run.settings.mode == "online" and run.url:
+    if _online_url(run):
         return f"W&B run {run.url}"
     return f"offline W&B run {_run_dir(run)}; upload it with: wandb sync {_run_dir(run)}"
 
@@ -159,13 +163,16 @@ def summary_values(report: DriftReport, step: int) -> dict[str, Any]:
     }
 
 
+def _label_text(label: Any) -> str:
+    """A cluster's label (top words, a list in reports) as one string."""
+    return " ".join(map(str, label)) if isinstance(label, (list, tuple)) else str(label or "")
+
+
 def cluster_shift_rows(report: DriftReport) -> tuple[list[str], list[list[Any]]]:
     columns = ["cluster", "label", "baseline_share", "window_share", "change", "ratio"]
     rows = []
     for r in report.cluster_shift:
-        label = r.get("label")
-        label = " ".join(map(str, label)) if isinstance(label, (list, tuple)) else str(label or "")
-        rows.append([int(r["cluster"]), label, *(r.get(c) if _finite(r.get(c)) else None for c in columns[2:])])
+        rows.append([int(r["cluster"]), _label_text(r.get("label")), *(r.get(c) if _finite(r.get(c)) else None for c in columns[2:])])
     return columns, rows
 
 
@@ -201,7 +208,7 @@ def alert_text(report: DriftReport, step: int) -> tuple[str, str] | None:
     if report.tier not in ALERT_LEVELS:
         return None
     title = f"Drift {report.tier.upper()} in window {step}"
-    reasons = "; ".join(r for r in report.tier_reasons[:3])
+    reasons = "; ".join(report.tier_reasons[:3])
     look = []
     if report.novel_clusters:
         share = report.metrics.get("novel_cluster_share")
@@ -211,8 +218,7 @@ def alert_text(report: DriftReport, step: int) -> tuple[str, str] | None:
                     f"e.g. {example!r})")
     if report.cluster_shift:
         top = report.cluster_shift[0]
-        label = top.get("label")
-        label = " ".join(map(str, label)) if isinstance(label, (list, tuple)) else (label or "")
+        label = _label_text(top.get("label"))
         named = f"cluster {top['cluster']} {label!r}" if label else f"cluster {top['cluster']}"
         look.append(f"tables/cluster_shift ({named} {top['change']:+.1%})")
     text = f"{reasons}. Look at: {', '.join(look) or 'plots/cluster_shares'}."
@@ -283,8 +289,9 @@ class WandbSink:
         if alert:
             level = getattr(wandb.AlertLevel, ALERT_LEVELS[report.tier])
             run.alert(title=alert[0], text=alert[1], level=level, wait_duration=1)
-        _save_file(run, f"reports/window_{step}.json", report.to_json(), policy="now")
-        _save_file(run, REPORT_FILE, report.to_json(), policy="end")
+        report_json = report.to_json()
+        _save_file(run, f"reports/window_{step}.json", report_json, policy="now")
+        _save_file(run, REPORT_FILE, report_json, policy="end")
         self._last = report
         return f"window {step} -> {_where(run)}"
 
