@@ -44,6 +44,12 @@ def main() -> None:
 
 
 # -- shared options ------------------------------------------------------------------
+_BASELINE_OPTION = click.option("--baseline", "baseline_uri", required=True, help="Baseline directory or URI.")
+_MODEL_OPTION = click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+_FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                              show_default=True)
+
+
 def _model_options(func: Any) -> Any:
     func = click.option(
         "--device",
@@ -132,10 +138,13 @@ def _embedder(model: str | None, device: str, batch_size: int) -> Any:
     return Embedder(model, device=device, batch_size=batch_size)
 
 
-def _load(data: str, text_column: str, response_column: str | None, **columns: str | None) -> Any:
+def _load(data: str, text_column: str, response_column: str | None, config: Any, **columns: str | None) -> Any:
+    """The rows of DATA; response ids are read when feedback is configured (flags join on them)."""
     from drift_tracking.data import load_texts
 
-    texts = load_texts(data, text_column=text_column, response_column=response_column, **columns)
+    id_column = config.feedback.id_column if config.feedback.path else None
+    texts = load_texts(data, text_column=text_column, response_column=response_column, id_column=id_column,
+                       **columns)
     if texts.n_invalid:
         summary = texts.invalid_summary()
         click.echo(f"Skipped {texts.n_invalid} invalid row(s) in {data}: {json.dumps(summary)}", err=True)
@@ -245,8 +254,7 @@ def baseline_build(
     from drift_tracking.quality import reference_values
 
     config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
-    texts = _load(data, text_column, response_column,
-                  id_column=config.feedback.id_column if feedback_path else None)
+    texts = _load(data, text_column, response_column, config)
     embedder = _embedder(model, device, batch_size)
     click.echo(f"Embedding {len(texts)} prompts with {embedder.model_name} ...", err=True)
     built = Baseline.build(
@@ -289,9 +297,9 @@ def baseline_show(uri: str) -> None:
 # -- check ---------------------------------------------------------------------------
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_uri", required=True, help="Baseline directory or URI.")
+@_BASELINE_OPTION
 @_data_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_FORMAT_OPTION
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON report here.")
 @click.option(
     "--fail-on",
@@ -299,7 +307,7 @@ def baseline_show(uri: str) -> None:
     default=None,
     help="Exit 1 when the tier reaches this level (for CI and cron).",
 )
-@click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+@_MODEL_OPTION
 @_policy_options
 @_model_options
 @_sink_options
@@ -331,16 +339,12 @@ def check(
     BASELINE is a directory or an MLflow / W&B URI (models:/NAME@ALIAS, runs:/..., wandb:...).
     With --history the window is recorded and earlier windows count for persistence.
     """
-    from drift_tracking.integrations import load_baseline
     from drift_tracking.monitor import History, Monitor
-    from drift_tracking.report import TIER_LEVEL
 
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column,
                      feedback_path=feedback_path, history_dir=history_dir)
-    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
-    texts = _load(data, text_column, response_column,
-                  id_column=config.feedback.id_column if config.feedback.path else None)
-    embedder = _embedder(model or _baseline_model(loaded), device, batch_size)
+    loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
+                                             model, device, batch_size)
     history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
     monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder)
     quality = _quality(config, data, texts, embedder)
@@ -358,14 +362,13 @@ def check(
         click.echo(report.to_json())
     else:
         click.echo(format_report(report))
-    if fail_on and TIER_LEVEL[report.tier] >= TIER_LEVEL[fail_on]:
-        sys.exit(1)
+    _exit_if_reached(fail_on, [report.tier])
 
 
 # -- monitor -------------------------------------------------------------------------
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_uri", required=True, help="Baseline directory or URI.")
+@_BASELINE_OPTION
 @_data_options
 @click.option("--window", "freq", default=None,
               help="Window length, pandas-style: 30min, 1h, 1d, 7d [default: 1d, or the config's monitor.window].")
@@ -373,10 +376,10 @@ def check(
               help="Column holding request times [default: timestamp, or the config's monitor.timestamp_column].")
 @click.option("--min-window", type=click.IntRange(min=20), default=None,
               help="Skip windows with fewer prompts than this, with a note [default: 20].")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_FORMAT_OPTION
 @click.option("--fail-on", type=click.Choice(["review", "critical"]), default=None,
               help="Exit 1 when any window reaches this tier (for CI and cron).")
-@click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+@_MODEL_OPTION
 @_policy_options
 @_model_options
 @_sink_options
@@ -394,16 +397,13 @@ def monitor(
     append-only history (--history DIR, else next to a local baseline) and logged to
     the sinks with its index as the step.
     """
-    from drift_tracking.integrations import load_baseline
     from drift_tracking.monitor import History, Monitor
-    from drift_tracking.report import TIER_LEVEL
 
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path,
                      history_dir=history_dir, freq=freq, timestamp_column=timestamp_column, min_window=min_window)
-    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
-    texts = _load(data, text_column, response_column, timestamp_column=config.monitor.timestamp_column,
-                  id_column=config.feedback.id_column if config.feedback.path else None)
-    embedder = _embedder(model or _baseline_model(loaded), device, batch_size)
+    loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
+                                             model, device, batch_size,
+                                             timestamp_column=config.monitor.timestamp_column)
     history = History.for_baseline(loaded, config.monitor.history)
     runner = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder,
                      min_window=config.monitor.min_window)
@@ -429,9 +429,7 @@ def monitor(
     if fmt == "json":
         click.echo(json.dumps({"windows": [r.to_dict() for r in reports], "skipped": skipped,
                                "history": str(history.path)}, indent=2))
-    worst = max((TIER_LEVEL[r.tier] for r in reports), default=0)
-    if fail_on and worst >= TIER_LEVEL[fail_on]:
-        sys.exit(1)
+    _exit_if_reached(fail_on, [r.tier for r in reports])
 
 
 def format_window_line(report: Any) -> str:
@@ -449,6 +447,26 @@ def _baseline_model(loaded: Any) -> str | None:
     from drift_tracking.embedding import DEFAULT_MODEL
 
     return None if loaded.identity.name == DEFAULT_MODEL else loaded.identity.name
+
+
+def _window_inputs(
+    baseline_uri: str, tracking_uri: str | None, data: str, text_column: str, response_column: str | None,
+    config: Any, model: str | None, device: str, batch_size: int, **columns: str | None,
+) -> tuple[Any, Any, Any]:
+    """What check and monitor start from: the baseline, the rows of DATA and an embedder matching the baseline."""
+    from drift_tracking.integrations import load_baseline
+
+    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
+    texts = _load(data, text_column, response_column, config, **columns)
+    return loaded, texts, _embedder(model or _baseline_model(loaded), device, batch_size)
+
+
+def _exit_if_reached(fail_on: str | None, tiers: list[str]) -> None:
+    """Exit 1 when any of ``tiers`` reaches the ``--fail-on`` level."""
+    from drift_tracking.report import TIER_LEVEL
+
+    if fail_on and max((TIER_LEVEL[t] for t in tiers), default=0) >= TIER_LEVEL[fail_on]:
+        sys.exit(1)
 
 
 def format_report(report: Any) -> str:
