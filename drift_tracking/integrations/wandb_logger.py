@@ -227,13 +227,11 @@ def alert_text(report: DriftReport, step: int) -> tuple[str, str] | None:
     return title, text
 
 
-def _image(wandb: Any, fig: Any) -> Any:
+def _image(wandb: Any, png: bytes) -> Any:
     # PNG bytes through PIL: wandb.Image(figure) needs pyplot, which the plots module avoids.
     from PIL import Image
 
-    from drift_tracking.plots import png_bytes
-
-    return wandb.Image(Image.open(io.BytesIO(png_bytes(fig))))
+    return wandb.Image(Image.open(io.BytesIO(png)))
 
 
 # -- the sink -------------------------------------------------------------------------
@@ -257,6 +255,7 @@ class WandbSink:
         self._note: str | None = None
         self._history: list[dict[str, Any]] = []
         self._last: DriftReport | None = None
+        self._last_png: dict[str, bytes] | None = None  # the last window's figures, reused by the HTML page
 
     def __enter__(self) -> "WandbSink":
         return self
@@ -296,14 +295,16 @@ class WandbSink:
         return f"window {step} -> {_where(run)}"
 
     def _media(self, wandb: Any, report: DriftReport) -> dict[str, Any]:
-        from drift_tracking.plots import report_figures
+        from drift_tracking.plots import png_bytes, report_figures
 
         out: dict[str, Any] = {}
+        self._last_png = None
         try:
             figures = report_figures(report, history=self._history)
-            if len(self._history) < 2:  # a one-point series says nothing yet
-                figures.pop("metric_timeseries", None)
-            out.update({f"plots/{name}": _image(wandb, fig) for name, fig in figures.items()})
+            self._last_png = {name: png_bytes(fig) for name, fig in figures.items()}
+            for name, png in self._last_png.items():
+                if name != "metric_timeseries" or len(self._history) >= 2:  # a one-point series says nothing yet
+                    out[f"plots/{name}"] = _image(wandb, png)
         except Exception as exc:  # a figure that cannot be drawn must not cost the metrics
             warnings.warn(f"W&B: figures for this window could not be drawn: {exc}", stacklevel=2)
         columns, rows = cluster_shift_rows(report)
@@ -328,7 +329,8 @@ class WandbSink:
             if self._last is not None:
                 from drift_tracking.html_report import render_html
 
-                _save_file(run, HTML_FILE, render_html(self._last, history=self._history), policy="end")
+                page = render_html(self._last, history=self._history, figures_png=self._last_png)
+                _save_file(run, HTML_FILE, page, policy="end")
         finally:
             run.finish()
         line = f"Drift reports for {len(self._history)} window(s): {_location(run)}"
