@@ -7,7 +7,6 @@ Exit codes scripts can rely on: 0 success (whatever the tier, unless ``--fail-on
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
