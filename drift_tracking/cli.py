@@ -442,12 +442,6 @@ def format_window_line(report: Any) -> str:
     return line
 
 
-def _baseline_model(loaded: Any) -> str | None:
-    from drift_tracking.embedding import DEFAULT_MODEL
-
-    return None if loaded.identity.name == DEFAULT_MODEL else loaded.identity.name
-
-
 def _window_inputs(
     baseline_uri: str, tracking_uri: str | None, data: str, text_column: str, response_column: str | None,
     config: Any, model: str | None, device: str, batch_size: int, **columns: str | None,
@@ -457,7 +451,7 @@ def _window_inputs(
 
     loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = _load(data, text_column, response_column, config, **columns)
-    return loaded, texts, _embedder(model or _baseline_model(loaded), device, batch_size)
+    return loaded, texts, _embedder(model or loaded.identity.name, device, batch_size)
 
 
 def _exit_if_reached(fail_on: str | None, tiers: list[str]) -> None:

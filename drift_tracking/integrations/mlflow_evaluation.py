@@ -142,11 +142,10 @@ def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
 
 
 def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
-    from drift_tracking.embedding import DEFAULT_MODEL, Embedder
+    from drift_tracking.embedding import Embedder
 
-    name = config.get("embedding_model") or baseline.identity.name
     return Embedder(
-        None if name == DEFAULT_MODEL else name,
+        config.get("embedding_model") or baseline.identity.name,
         device=str(config.get("device", "auto")),
         batch_size=int(config.get("batch_size", 32)),
     )

@@ -187,10 +187,9 @@ class BaselineScorer:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from drift_tracking.embedding import DEFAULT_MODEL, Embedder
+            from drift_tracking.embedding import Embedder
 
-            name = self.baseline.identity.name
-            self._embedder = Embedder(None if name == DEFAULT_MODEL else name)
+            self._embedder = Embedder(self.baseline.identity.name)
         return self._embedder
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
