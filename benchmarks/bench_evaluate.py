@@ -52,7 +52,7 @@ def main() -> int:
             spent["embedding"] += time.perf_counter() - start
 
     base = samples.generate(args.baseline, seed=1)
-    built = Baseline.build([s.prompt for s in base], responses=[s.response for s in base], embedder=Embedder())
+    built = Baseline().fit_texts([s.prompt for s in base], [s.response for s in base], embedder=Embedder())
     path = built.save(ROOT / "baseline")
 
     def evaluate(rows: int, seed: int) -> tuple[float, float, dict]:

@@ -14,8 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from drift_tracking.plots import _SHARE_METRICS, _num, _shift_rows, _threshold
-from drift_tracking.report import METRIC_NAMES, DriftReport
+from drift_tracking import metrics as registry
+from drift_tracking.plots import _is_share, _num, _shift_rows, _threshold
+from drift_tracking.report import DriftReport
 
 _TIER_STYLE = {  # background, text colour (Okabe-Ito, readable contrast)
     "ok": ("#009E73", "#ffffff"),
@@ -79,7 +80,7 @@ def _fmt(value: Any, metric: str = "") -> str:
     v = _num(value)
     if not math.isfinite(v):
         return "\u2014"
-    if metric in _SHARE_METRICS:
+    if _is_share(metric):
         return f"{v:.1%}"
     if v != 0 and abs(v) < 1e-3:
         return f"{v:.2e}"
@@ -184,7 +185,7 @@ def _warnings(report: DriftReport) -> str:
 def _metrics(report: DriftReport) -> str:
     thresholds = report.thresholds or {}
     responses = report.response_metrics
-    names = list(METRIC_NAMES)
+    names = list(registry.names())
     for extra in list((report.metrics or {}).keys()) + list((responses or {}).keys()):
         if extra not in names:
             names.append(extra)

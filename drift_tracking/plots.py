@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from drift_tracking import metrics as registry
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -38,18 +40,16 @@ TIER_COLOURS = {"ok": GREEN, "review": ORANGE, "critical": VERMILLION}
 THRESHOLD_COLOURS = {"review": ORANGE, "critical": VERMILLION}
 
 DEFAULT_DPI = 110
-DEFAULT_TIMESERIES_METRICS = ("js_divergence", "novel_cluster_share", "wasserstein", "classifier_auc")
 
-METRIC_TITLES = {
-    "js_divergence": "Jensen-Shannon divergence of the cluster mix",
-    "wasserstein": "Normalised Wasserstein distance",
-    "novel_cluster_share": "Share of prompts in novel clusters",
-    "mmd": "MMD two-sample statistic",
-    "mmd_p_value": "MMD permutation p-value",
-    "classifier_auc": "Window-vs-baseline classifier ROC AUC",
-    "outlier_share": "Share of prompts beyond the baseline's 99th-percentile distance",
-}
-_SHARE_METRICS = {"novel_cluster_share", "outlier_share"}
+
+def _is_share(metric: str) -> bool:
+    spec = registry.get(metric)
+    return spec is not None and spec.share
+
+
+def _title(metric: str) -> str:
+    spec = registry.get(metric)
+    return spec.title if spec else metric.replace("_", " ")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -397,7 +397,7 @@ def _threshold_series(history: Sequence[Mapping[str, Any]], metric: str, level: 
 
 def metric_timeseries(
     history: Iterable[Any],
-    metrics: Sequence[str] = DEFAULT_TIMESERIES_METRICS,
+    metrics: Sequence[str] | None = None,
 ) -> "Figure":
     """One panel per metric against window index, with review/critical lines and tier-coloured markers.
 
@@ -407,7 +407,7 @@ def metric_timeseries(
     from matplotlib.lines import Line2D
 
     hist: list[Mapping[str, Any]] = [h if isinstance(h, Mapping) else h.to_dict() for h in history]
-    metrics = tuple(metrics)
+    metrics = tuple(m.name for m in registry.all_metrics() if m.timeseries) if metrics is None else tuple(metrics)
     if not metrics:
         raise ValueError("metric_timeseries needs at least one metric name")
     n = len(hist)
@@ -449,10 +449,10 @@ def metric_timeseries(
             else:  # thresholds changed (recalibration) or are missing for some windows
                 ax.plot(x, t, color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2,
                         drawstyle="steps-mid", zorder=1)
-        ax.set_title(METRIC_TITLES.get(metric, metric.replace("_", " ")) + f"  ({metric})", fontsize=10,
+        ax.set_title(_title(metric) + f"  ({metric})", fontsize=10,
                      loc="left")
         ax.set_ylabel(metric, fontsize=8)
-        if metric in _SHARE_METRICS:
+        if _is_share(metric):
             from matplotlib.ticker import PercentFormatter
 
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     # 1. A baseline from a good period: prompts and the fine-tuned model's responses.
     good = samples.generate(args.n_baseline, seed=1)
     embedder = Embedder()
-    baseline = Baseline.build([s.prompt for s in good], responses=[s.response for s in good], embedder=embedder)
+    baseline = Baseline().fit_texts([s.prompt for s in good], [s.response for s in good], embedder=embedder)
     path = baseline.save(root / "baseline", overwrite=True)
-    print(f"baseline {baseline.version}: {len(baseline)} samples, {baseline.prompts.n_clusters} clusters")
+    print(f"baseline {baseline.version}: {len(baseline)} samples, {baseline.prompts_.n_clusters} clusters")
 
     # 2. Registered, so every job can find it by alias.
     registered = register_baseline(path, "support-bot-baseline", aliases=["production"], tracking_uri=tracking_uri)

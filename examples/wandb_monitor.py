@@ -49,7 +49,7 @@ def main() -> None:
     embedder = Embedder(device="cpu")
     good = samples.generate(args.n_baseline, seed=1, start=START - timedelta(days=7))
     print(f"Building a baseline from {len(good)} prompts and responses ...")
-    baseline = Baseline.build([s.prompt for s in good], responses=[s.response for s in good],
+    baseline = Baseline().fit_texts([s.prompt for s in good], [s.response for s in good],
                               embedder=embedder, source="generated baseline week")
     baseline.save(args.dir / "baseline", overwrite=True)
 

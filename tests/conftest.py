@@ -58,9 +58,9 @@ def baseline(embedder, baseline_samples, session_tmp):
     """A saved and re-loaded baseline of generated prompts and responses."""
     from drift_tracking.baseline import Baseline
 
-    built = Baseline.build(
+    built = Baseline().fit_texts(
         [s.prompt for s in baseline_samples],
-        responses=[s.response for s in baseline_samples],
+        [s.response for s in baseline_samples],
         ids=[s.id for s in baseline_samples],
         embedder=embedder,
     )

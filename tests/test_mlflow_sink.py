@@ -173,15 +173,17 @@ def test_spool_refuses_unreadable_entries_with_a_clear_message(tmp_path):
 
 
 def test_window_time_and_metric_keys():
-    from drift_tracking.integrations.mlflow_logging import report_metrics, window_step, window_timestamp_ms
+    from dataclasses import replace
+
+    from drift_tracking.integrations.mlflow_logging import report_metrics
     from drift_tracking.report import DriftReport
 
     report = DriftReport(tier="critical", n_samples=50, n_baseline=100,
                          metrics={"js_divergence": 0.3, "mmd_p_value": float("nan")},
                          response_metrics={"js_divergence": 0.1}, window={"index": 3, "timestamp": TIMESTAMPS[1]})
-    assert window_step(report) == 3
-    assert window_timestamp_ms(report) == TIMESTAMPS_MS[1]
-    report.window = {"start": TIMESTAMPS_MS[0] / 1000}  # seconds since the epoch
-    assert window_timestamp_ms(report) == TIMESTAMPS_MS[0]
+    assert report.step() == 3
+    assert report.timestamp_ms() == TIMESTAMPS_MS[1]
+    seconds = replace(report, window={"start": TIMESTAMPS_MS[0] / 1000})  # seconds since the epoch
+    assert seconds.timestamp_ms() == TIMESTAMPS_MS[0]
     assert report_metrics(report) == {"drift/js_divergence": 0.3, "drift/response/js_divergence": 0.1,
                                       "drift/tier_level": 2.0, "drift/n_samples": 50.0}

@@ -38,9 +38,9 @@ def test_a_torn_last_line_is_skipped_and_sealed_by_the_next_append(tmp_path):
 def test_history_is_not_written_inside_the_checksummed_baseline(tmp_path):
     from types import SimpleNamespace
 
-    baseline = SimpleNamespace(path=tmp_path / "baseline", metadata={})
+    baseline = SimpleNamespace(path=tmp_path / "baseline", uri=None)
     assert History.for_baseline(baseline).path == tmp_path / "baseline.drift_history.jsonl"
-    downloaded = SimpleNamespace(path=tmp_path / "cache" / "x", metadata={"uri": "models:/support-bot@production"})
+    downloaded = SimpleNamespace(path=tmp_path / "cache" / "x", uri="models:/support-bot@production")
     assert History.for_baseline(downloaded).path.name == "models_support-bot_production.jsonl"
     assert History.for_baseline(baseline, tmp_path / "h").path == tmp_path / "h" / "drift_history.jsonl"
 

@@ -110,14 +110,13 @@ def test_quality_source_aligns_rewards_and_flags_with_loaded_rows(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows))
     flags = tmp_path / "flags.jsonl"
     flags.write_text(json.dumps({"id": "c", "flag": True}))
-    config = Config()
-    config.reward.column, config.feedback.path = "reward", str(flags)
+    config = Config().with_overrides(reward={"column": "reward"}, feedback={"path": str(flags)})
     texts = load_texts(data, id_column="id")
     source = QualitySource.from_config(config, data, texts)
     assert source.rewards == [0.5, 0.9]  # row b has no prompt and is left out
     assert source.flags == [False, True]
     assert source.for_rows([1]).rewards == [0.9]
-    config.reward.column = "score"
+    config = config.with_overrides(reward={"column": "score"})
     with pytest.raises(DataError, match="reward column 'score'"):
         QualitySource.from_config(config, data, texts)
 

@@ -30,11 +30,14 @@ class FixedTiers:
 
     levels = {"review": 0.05, "critical": 0.25}
 
-    def apply(self, report, baseline=None, history=()):
-        report.tier = ("ok", "review", "critical")[report.window["index"]]
-        report.tier_reasons = [f"{report.tier}: novel_cluster_share {report.metrics['novel_cluster_share']:.3f}"]
-        report.thresholds = {"source": "test", "values": {"novel_cluster_share": self.levels}}
-        return report
+    def decide(self, found, baseline=None, history=()):
+        from drift_tracking.policy import Decision, Reason
+
+        tier = ("ok", "review", "critical")[found.window["index"]]
+        value = found.prompts.metrics["novel_cluster_share"]
+        reason = Reason("calm") if tier == "ok" else Reason("level", tier, "novel_cluster_share", value, self.levels[tier])
+        return Decision(tier=tier, drift_signal="none" if tier == "ok" else tier, drift_kind="unknown",
+                        reasons=(reason,), thresholds={"source": "test", "values": {"novel_cluster_share": self.levels}})
 
 
 @pytest.fixture(scope="module")
