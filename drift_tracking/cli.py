@@ -546,7 +546,7 @@ def demo(
     Nothing leaves the machine: the bundled model embeds, MLflow writes to a SQLite store
     in DIR and W&B runs offline in DIR/wandb. The closing lines say how to look at both.
     """
-    from drift_tracking import samples
+    from drift_tracking import demo as samples
     from drift_tracking.baseline import Baseline
     from drift_tracking.comparison import compare
     from drift_tracking.data import load_texts

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.calibration import CALIBRATED_METRICS, levels_from_null, null_distribution
 from drift_tracking.comparison import compare_embeddings
 from drift_tracking.errors import DataError
@@ -26,7 +26,7 @@ N_NULL_WINDOWS = 30
 
 @pytest.fixture(scope="module")
 def pool(embedder):
-    return embedder.encode([s.prompt for s in samples.generate(1600, seed=21)])
+    return embedder.encode([s.prompt for s in demo.generate(1600, seed=21)])
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_no_drift_windows_rarely_alarm_with_calibrated_levels(null_reports, reco
 
 
 def test_twenty_percent_novel_topics_are_flagged(baseline, embedder, window_size, null_reports, capsys):
-    window = samples.generate(window_size, seed=31, novel_share=0.2)
+    window = demo.generate(window_size, seed=31, novel_share=0.2)
     report = compare_embeddings(baseline, embedder.encode([s.prompt for s in window]))
     fixed = Policy(mode="fixed").apply(compare_embeddings(baseline, embedder.encode([s.prompt for s in window])))
     with capsys.disabled():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.cli import main
 from drift_tracking.comparison import compare
 from drift_tracking.integrations.mlflow_sink import MlflowSink
@@ -118,9 +118,9 @@ def test_server_down_spools_then_relog_sends_to_one_run(mlflow_server, reports, 
 
 def test_cli_registers_a_baseline_and_checks_a_window_into_mlflow(mlflow_server, tmp_path):
     data = tmp_path / "good.jsonl"
-    samples.write(samples.generate(250, seed=5), data)
+    demo.write(demo.generate(250, seed=5), data)
     window = tmp_path / "window.jsonl"
-    samples.write(samples.generate(120, seed=6, novel_share=0.5), window)
+    demo.write(demo.generate(120, seed=6, novel_share=0.5), window)
     runner = CliRunner()
     built = runner.invoke(main, [
         "baseline", "build", str(data), "--response-column", "response", "--out", str(tmp_path / "bl"),
@@ -145,7 +145,7 @@ def test_cli_registers_a_baseline_and_checks_a_window_into_mlflow(mlflow_server,
 def test_cli_check_with_server_down_still_prints_and_says_how_to_resend(baseline, tmp_path, monkeypatch):
     monkeypatch.setenv("DRIFT_TRACKING_SPOOL_DIR", str(tmp_path / "spool"))
     window = tmp_path / "window.jsonl"
-    samples.write(samples.generate(60, seed=11), window)
+    demo.write(demo.generate(60, seed=11), window)
     result = CliRunner().invoke(main, [
         "check", str(window), "--baseline", str(baseline.path), "--device", "cpu",
         "--mlflow", "--tracking-uri", _dead_uri(), "--out", str(tmp_path / "report.json"),
