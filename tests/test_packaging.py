@@ -51,5 +51,5 @@ def test_every_data_file_of_the_package_ships_in_the_wheel():
         for path in (ROOT / package.replace(".", "/")).glob(pattern)
     }
     data = {p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc", ".pyo")}
-    assert {PACKAGE / "demo" / "topics.json", PACKAGE / "demo" / "golden.json"} <= data
+    assert {PACKAGE / "demo" / "topics.json", PACKAGE / "templates" / "report.html"} <= data
     assert not data - shipped, f"not in pyproject's package-data: {sorted(map(str, data - shipped))}"

@@ -279,7 +279,7 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
     assert parsed.tags.get("html") == 1 and parsed.tags.get("style") == 1
     assert "script" not in parsed.tags  # the injected prompt stays text
     assert "<script>" not in page and "<img src=x" not in page
-    assert '&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;' in page
+    assert '&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;' in page  # Jinja2's (markupsafe's) entities
     assert EVIL in text  # ...and reads as the user wrote it
     assert "<b>appeared</b>" not in page  # retrain reason is escaped too
 
@@ -301,6 +301,26 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
 
     path = html_report.write_html(report, tmp_path / "out" / "report.html")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_html_report_keeps_markup_and_template_syntax_in_data_as_text():
+    """Prompts, labels, reasons and names reach the page as text: never markup, never template code."""
+    hostile = "{{ 1234 * 1000 }} {% if true %}<script>alert('x')</script>{% endif %} {# gone? #} }}"
+    report = make_report(projection=False)
+    report.novel_clusters[0]["examples"] = [hostile]
+    report.novel_clusters[1]["id"] = hostile
+    report.cluster_shift[0]["label"] = hostile
+    report.tier_reasons = [hostile]
+    report.warnings = [hostile]
+    report.model = {"name": hostile}
+    page = html_report.render_html(report, include_figures=False)
+    parsed = _parse(page)
+    text = " ".join(parsed.text)
+
+    assert "script" not in parsed.tags and "<script>" not in page
+    assert "1234000" not in page  # the expression was not evaluated
+    # example, novel cluster id, cluster label, reason, warning, model in the header and the identity table
+    assert text.count(hostile) == 7, text
 
 
 def test_html_report_without_projection_or_responses():
