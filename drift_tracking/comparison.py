@@ -40,6 +40,7 @@ class SideResult:
     novel_clusters: list[dict[str, Any]]
     nearest_cluster: np.ndarray
     novel_mask: np.ndarray
+    novel_cluster: np.ndarray  # id of each point's novel cluster, -1 when not novel
 
 
 def side_metrics(reference: "Reference", x: np.ndarray, *, seed: int = 0) -> SideResult:
@@ -61,7 +62,9 @@ def side_metrics(reference: "Reference", x: np.ndarray, *, seed: int = 0) -> Sid
     for row in shift:
         if reference.cluster_labels_:
             row["label"] = reference.cluster_labels_[row["cluster"]]
-    return SideResult(metrics, shift, list(novel.clusters), labels, np.asarray(novel.novel_mask, dtype=bool))
+    return SideResult(
+        metrics, shift, list(novel.clusters), labels, np.asarray(novel.novel_mask, dtype=bool), novel.labels
+    )
 
 
 def compare_embeddings(
@@ -193,5 +196,6 @@ def _projection(
         window_xy=ref.project(x[w_idx]),
         window_cluster=side.nearest_cluster[w_idx],
         window_novel=side.novel_mask[w_idx],
+        window_novel_cluster=side.novel_cluster[w_idx],
         window_texts=[texts[i] for i in w_idx] if texts is not None else [],
     )

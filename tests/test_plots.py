@@ -38,6 +38,8 @@ def _projection(rng: np.random.Generator, texts: list[str]) -> Projection:
     window_xy = centres[w_cluster] + rng.normal(0, 0.7, size=(160, 2))
     novel = np.zeros(160, dtype=bool)
     novel[:25] = True  # two novel blobs away from the baseline
+    novel_cluster = np.full(160, -1)
+    novel_cluster[:15], novel_cluster[15:25] = 0, 1  # as report.novel_clusters numbers them
     window_xy[:15] = np.array([9.0, 9.0]) + rng.normal(0, 0.4, size=(15, 2))
     window_xy[15:25] = np.array([-9.0, 8.0]) + rng.normal(0, 0.4, size=(10, 2))
     return Projection(
@@ -46,6 +48,7 @@ def _projection(rng: np.random.Generator, texts: list[str]) -> Projection:
         window_xy=window_xy.astype(np.float32),
         window_cluster=w_cluster,
         window_novel=novel,
+        window_novel_cluster=novel_cluster,
         window_texts=texts,
     )
 
@@ -150,12 +153,27 @@ def test_cluster_scatter_annotates_novel_clusters(tmp_path):
     _check_png(plots.save_png(fig, tmp_path / "scatter.png"))
 
 
+def test_cluster_scatter_places_each_label_on_the_points_the_statistic_grouped():
+    """The label follows projection.window_novel_cluster, not where the examples or the geometry suggest."""
+    report = make_report()
+    ids = report.projection.window_novel_cluster
+    ids[:15], ids[15:25] = 1, 0  # swap: cluster 0 (whose examples sit at (9, 9)) is now the blob at (-9, 8)
+    centres = dict((c["id"], xy) for c, xy in plots._novel_centres(report))
+    assert np.linalg.norm(centres[0] - np.array([-9.0, 8.0])) < 1.5
+    assert np.linalg.norm(centres[1] - np.array([9.0, 9.0])) < 1.5
+
+    ids[15:25] = -1  # cluster 0 has no plotted point: it is not labelled at all
+    texts = [t.get_text() for t in plots.cluster_scatter(report).axes[0].texts]
+    assert [t.split("\n")[0] for t in texts] == ["novel #1"]
+
+
 def test_cluster_scatter_labels_only_the_largest_novel_clusters():
     report = make_report()
     base = report.novel_clusters[0]
     report.novel_clusters = [
         {**base, "id": i, "share": 0.01 * (i + 1), "examples": []} for i in range(plots.MAX_LABELLED_CLUSTERS + 3)
     ]
+    report.projection.window_novel_cluster[:25] = np.arange(25) % len(report.novel_clusters)
     fig = plots.cluster_scatter(report)
     labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("novel #")]
     assert len(labels) == plots.MAX_LABELLED_CLUSTERS
