@@ -330,8 +330,3 @@ def _validate_texts(texts: Sequence[str]) -> list[str]:
             "load data with drift_tracking.data.load_texts, which reports and drops them"
         )
     return texts
-
-
-def ensure_compatible(expected: ModelIdentity, actual: ModelIdentity, what: str = "baseline") -> list[str]:
-    """Module-level spelling of :meth:`ModelIdentity.check_compatible` for callers holding dicts."""
-    return actual.check_compatible(expected, what)

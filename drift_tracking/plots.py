@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Okabe-Ito.
 BLUE = "#0072B2"
-SKY = "#56B4E9"
 ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
 GREEN = "#009E73"
