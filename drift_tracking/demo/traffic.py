@@ -229,6 +229,7 @@ def _check_topics(names: Sequence[str] | None, default: tuple[str, ...], arg: st
 
 
 def check_share(value: float, arg: str) -> float:
+    """``value`` as a float in [0, 1]; a ValueError naming ``arg`` otherwise."""
     try:
         share = float(value)
     except (TypeError, ValueError):
