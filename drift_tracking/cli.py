@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from drift_tracking import samples
 from drift_tracking.baseline import Baseline
 from drift_tracking.comparison import compare
 from drift_tracking.config import Config, load_config
@@ -518,6 +517,8 @@ def demo(
     Nothing leaves the machine: the bundled model embeds, MLflow writes to a SQLite store
     in DIR and W&B runs offline in DIR/wandb. The closing lines say how to look at both.
     """
+    from drift_tracking import demo as samples  # demo data is loaded by this command only
+
     root = Path(workdir)
     root.mkdir(parents=True, exist_ok=True)
     paths = {

@@ -212,5 +212,6 @@ def _projection(
         window_xy=ref.project(x[w_idx]),
         window_cluster=pair.assignment[0][w_idx],
         window_novel=np.asarray(pair.novel.novel_mask, dtype=bool)[w_idx],
+        window_novel_cluster=np.asarray(pair.novel.labels)[w_idx],
         window_texts=[texts[i] for i in w_idx] if texts is not None else [],
     )

@@ -332,11 +332,6 @@ def _validate_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-def ensure_compatible(expected: ModelIdentity, actual: ModelIdentity, what: str = "baseline") -> list[str]:
-    """Module-level spelling of :meth:`ModelIdentity.check_compatible` for callers holding dicts."""
-    return actual.check_compatible(expected, what)
-
-
 def checked_embeddings(x: Any, dimension: int, what: str, *, holder: str, minimum: int) -> np.ndarray:
     """``x`` as float32 ``(n, dimension)`` rows, at least ``minimum`` of them, all finite.
 

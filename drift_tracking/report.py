@@ -47,6 +47,7 @@ class Projection:
     window_xy: np.ndarray  # (n, 2) float32
     window_cluster: np.ndarray  # (n,) int, nearest baseline cluster
     window_novel: np.ndarray  # (n,) bool, point lies in a novel cluster
+    window_novel_cluster: np.ndarray  # (n,) int, id of that novel cluster (report.novel_clusters[i]["id"]), -1 if none
     window_texts: list[str] = field(default_factory=list)  # same order as window_xy
 
 

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.calibration import calibrated_metric_names, levels_from_null, null_distribution
 from drift_tracking.comparison import compare_embeddings, decide_report, measure
 from drift_tracking.errors import DataError
@@ -25,7 +25,7 @@ N_NULL_WINDOWS = 30
 
 @pytest.fixture(scope="module")
 def pool(embedder):
-    return embedder.encode([s.prompt for s in samples.generate(1600, seed=21)])
+    return embedder.encode([s.prompt for s in demo.generate(1600, seed=21)])
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_no_drift_windows_rarely_alarm_with_calibrated_levels(baseline, null_mea
 
 
 def test_twenty_percent_novel_topics_are_flagged(baseline, embedder, window_size, null_reports, capsys):
-    window = samples.generate(window_size, seed=31, novel_share=0.2)
+    window = demo.generate(window_size, seed=31, novel_share=0.2)
     found = measure(baseline, embedder.encode([s.prompt for s in window]))
     report, fixed = decide_report(found, baseline, Policy()), Policy(mode="fixed").decide(found, baseline)
     with capsys.disabled():

@@ -86,6 +86,19 @@ def test_projection_marks_novel_points(drifted_report):
     assert 0.25 < p.window_novel.mean() < 0.6
 
 
+def test_projection_carries_each_points_novel_cluster(drifted_report):
+    """window_novel_cluster uses the ids of report.novel_clusters: sizes and examples agree point by point."""
+    p = drifted_report.projection
+    assert p.window_novel_cluster.shape == (drifted_report.n_samples,)  # the whole window is plotted
+    np.testing.assert_array_equal(p.window_novel_cluster >= 0, p.window_novel)
+    assert drifted_report.novel_clusters
+    for cluster in drifted_report.novel_clusters:
+        members = p.window_novel_cluster == cluster["id"]
+        assert members.sum() == cluster["size"]
+        member_texts = {t for t, m in zip(p.window_texts, members) if m}
+        assert set(cluster["examples"]) <= member_texts
+
+
 def test_window_too_small(baseline, embedder):
     with pytest.raises(DataError, match="at least 20"):
         compare(baseline, ["where is my order?"] * 5, embedder=embedder)

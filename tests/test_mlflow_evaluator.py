@@ -155,11 +155,11 @@ def test_download_refuses_a_version_whose_files_changed_after_registration(serve
 def test_registered_baseline_loads_as_pyfunc_scoring_novelty(server, registered, embedder):
     import mlflow
 
-    from drift_tracking import samples
+    from drift_tracking import demo
 
     model = mlflow.pyfunc.load_model(registered.uri)
-    known = [s.prompt for s in samples.generate(40, seed=21)]
-    novel = [s.prompt for s in samples.generate(40, seed=22, novel_share=1.0)]
+    known = [s.prompt for s in demo.generate(40, seed=21)]
+    novel = [s.prompt for s in demo.generate(40, seed=22, novel_share=1.0)]
     scores = model.predict(pd.DataFrame({"prompt": known + novel}))
     assert list(scores.columns) == ["cluster", "cluster_label", "distance", "novelty", "is_novel"]
     assert len(scores) == 80

@@ -41,6 +41,8 @@ def _projection(rng: np.random.Generator, texts: list[str]) -> Projection:
     window_xy = centres[w_cluster] + rng.normal(0, 0.7, size=(160, 2))
     novel = np.zeros(160, dtype=bool)
     novel[:25] = True  # two novel blobs away from the baseline
+    novel_cluster = np.full(160, -1)
+    novel_cluster[:15], novel_cluster[15:25] = 0, 1  # as report.novel_clusters numbers them
     window_xy[:15] = np.array([9.0, 9.0]) + rng.normal(0, 0.4, size=(15, 2))
     window_xy[15:25] = np.array([-9.0, 8.0]) + rng.normal(0, 0.4, size=(10, 2))
     return Projection(
@@ -49,6 +51,7 @@ def _projection(rng: np.random.Generator, texts: list[str]) -> Projection:
         window_xy=window_xy.astype(np.float32),
         window_cluster=w_cluster,
         window_novel=novel,
+        window_novel_cluster=novel_cluster,
         window_texts=texts,
     )
 
@@ -153,12 +156,27 @@ def test_cluster_scatter_annotates_novel_clusters(tmp_path):
     _check_png(plots.save_png(fig, tmp_path / "scatter.png"))
 
 
+def test_cluster_scatter_places_each_label_on_the_points_the_statistic_grouped():
+    """The label follows projection.window_novel_cluster, not where the examples or the geometry suggest."""
+    report = make_report()
+    ids = report.projection.window_novel_cluster
+    ids[:15], ids[15:25] = 1, 0  # swap: cluster 0 (whose examples sit at (9, 9)) is now the blob at (-9, 8)
+    centres = dict((c["id"], xy) for c, xy in plots._novel_centres(report))
+    assert np.linalg.norm(centres[0] - np.array([-9.0, 8.0])) < 1.5
+    assert np.linalg.norm(centres[1] - np.array([9.0, 9.0])) < 1.5
+
+    ids[15:25] = -1  # cluster 0 has no plotted point: it is not labelled at all
+    texts = [t.get_text() for t in plots.cluster_scatter(report).axes[0].texts]
+    assert [t.split("\n")[0] for t in texts] == ["novel #1"]
+
+
 def test_cluster_scatter_labels_only_the_largest_novel_clusters():
     report = make_report()
     base = report.novel_clusters[0]
     report = dataclasses.replace(report, novel_clusters=[
         {**base, "id": i, "share": 0.01 * (i + 1), "examples": []} for i in range(plots.MAX_LABELLED_CLUSTERS + 3)
     ])
+    report.projection.window_novel_cluster[:25] = np.arange(25) % len(report.novel_clusters)
     fig = plots.cluster_scatter(report)
     labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("novel #")]
     assert len(labels) == plots.MAX_LABELLED_CLUSTERS
@@ -282,7 +300,7 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
     assert parsed.tags.get("html") == 1 and parsed.tags.get("style") == 1
     assert "script" not in parsed.tags  # the injected prompt stays text
     assert "<script>" not in page and "<img src=x" not in page
-    assert '&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;' in page
+    assert '&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;' in page  # Jinja2's (markupsafe's) entities
     assert EVIL in text  # ...and reads as the user wrote it
     assert "<b>appeared</b>" not in page  # retrain reason is escaped too
 
@@ -304,6 +322,24 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
 
     path = html_report.write_html(report, tmp_path / "out" / "report.html")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_html_report_keeps_markup_and_template_syntax_in_data_as_text():
+    """Prompts, labels, reasons and names reach the page as text: never markup, never template code."""
+    hostile = "{{ 1234 * 1000 }} {% if true %}<script>alert('x')</script>{% endif %} {# gone? #} }}"
+    report = make_report(projection=False)
+    report.novel_clusters[0]["examples"] = [hostile]
+    report.novel_clusters[1]["id"] = hostile
+    report.cluster_shift[0]["label"] = hostile
+    report = dataclasses.replace(report, tier_reasons=[hostile], warnings=[hostile], model={"name": hostile})
+    page = html_report.render_html(report, include_figures=False)
+    parsed = _parse(page)
+    text = " ".join(parsed.text)
+
+    assert "script" not in parsed.tags and "<script>" not in page
+    assert "1234000" not in page  # the expression was not evaluated
+    # example, novel cluster id, cluster label, reason, warning, model in the header and the identity table
+    assert text.count(hostile) == 7, text
 
 
 def test_html_report_without_projection_or_responses():
