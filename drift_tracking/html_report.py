@@ -136,8 +136,10 @@ def _metric_rows(report: DriftReport) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         review, critical = _threshold(thresholds, name, "review"), _threshold(thresholds, name, "critical")
+        spec = registry.get(name)
         rows.append({
-            "name": name, "prompts": metrics.get(name), "responses": responses.get(name),
+            "name": name, "title": spec.title if spec else "", "prompts": metrics.get(name),
+            "responses": responses.get(name),
             "review": review, "critical": critical,
             "prompts_hit": _hit_class(metrics.get(name), review, critical),
             "responses_hit": _hit_class(responses.get(name), review, critical),
