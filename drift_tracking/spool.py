@@ -15,7 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ def read_entry(path: str | os.PathLike[str]) -> SpoolEntry:
             saved = {k: arrays[k] for k in _PROJECTION_ARRAYS if k in arrays.files}
         # Entries spooled before the per-point novel-cluster ids existed: no point is labelled.
         saved.setdefault("window_novel_cluster", np.full(len(saved["window_xy"]), -1, dtype=np.int64))
-        report.projection = Projection(**saved, window_texts=list(payload.get("projection_texts", [])))
+        report = replace(report, projection=Projection(**saved, window_texts=list(payload.get("projection_texts", []))))
     return SpoolEntry(directory, report, target, list(payload.get("history", [])))
 
 
