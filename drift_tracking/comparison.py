@@ -131,7 +131,7 @@ def compare(
     the baseline pins; by default one is made for it.
     """
     from drift_tracking.data import TextData
-    from drift_tracking.embedding import Embedder
+    from drift_tracking.embedding import embedder_for_baseline
 
     invalid: dict[str, Any] = {}
     if isinstance(window, TextData):
@@ -144,8 +144,8 @@ def compare(
         raise DataError(f"the window has {len(texts)} valid texts; at least {MIN_WINDOW} are needed to compare")
     if responses is not None and len(responses) != len(texts):
         raise DataError(f"{len(responses)} responses for {len(texts)} prompts: they must align")
-    if embedder is None:  # the baseline's model; its name resolves to the bundled copy when it is the default
-        embedder = Embedder(baseline.identity.name)
+    if embedder is None:  # the bundled copy, never a model the manifest names; weights checked against its pin
+        embedder = embedder_for_baseline(baseline.identity)
     warnings = embedder.identity.check_compatible(baseline.identity, "baseline")
     x = embedder.encode(texts)
     y = embedder.encode(list(responses)) if responses is not None and baseline.responses is not None else None

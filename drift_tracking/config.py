@@ -39,6 +39,9 @@ Example (every key optional; relative paths are relative to the file)::
     min_window = 50
     history = "drift-history/"
 
+    [embedding]
+    allowed_models = ["intfloat/e5-small-v2"]   # Hub models a baseline may name (else bundled or --model)
+
 Unknown keys, wrong types, negative levels and a review level above its critical level
 are errors that name the key, so a typo never silently falls back to a default.
 """
@@ -102,6 +105,13 @@ class MonitorConfig:
 
 
 @dataclass
+class EmbeddingConfig:
+    """Hub models a baseline's manifest may name; any other model must be given with --model."""
+
+    allowed_models: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PersistenceConfig:
     windows: int = 2
 
@@ -118,6 +128,7 @@ class Config:
     reward: RewardConfig = field(default_factory=RewardConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
 
     def policy(self) -> Policy:
         return Policy(
@@ -185,6 +196,10 @@ def _section(kind: type, raw: dict[str, Any], name: str) -> Any:
 
 
 def _typed(value: Any, hint: Any, key: str) -> Any:
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        return [_typed(item, typing.get_args(hint)[0], f"{key}[{i}]") for i, item in enumerate(value)]
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in options:
         return None

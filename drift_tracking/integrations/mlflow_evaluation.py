@@ -142,12 +142,14 @@ def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
 
 
 def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
-    from drift_tracking.embedding import Embedder
+    """``embedding_model`` when given, else the bundled copy or a model the config's allow-list names."""
+    from drift_tracking.config import load_config
+    from drift_tracking.embedding import embedder_for_baseline
 
-    return Embedder(
-        config.get("embedding_model") or baseline.identity.name,
-        device=str(config.get("device", "auto")),
-        batch_size=int(config.get("batch_size", 32)),
+    allowed = load_config(config["config"]).embedding.allowed_models if config.get("config") else ()
+    return embedder_for_baseline(
+        baseline.identity, config.get("embedding_model"), allowed_models=allowed,
+        device=str(config.get("device", "auto")), batch_size=int(config.get("batch_size", 32)),
     )
 
 
