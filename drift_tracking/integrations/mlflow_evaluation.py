@@ -57,6 +57,12 @@ def evaluate_drift(
     client = MlflowClient()
     extra_tags = {f"drift.{k}": str(config[k]) for k in ("model_name", "model_version") if config.get(k) is not None}
     written = log_report_to_run(client, run_id, report, extra_tags=extra_tags)
+    if len(extra_tags) == 2:  # an evaluation of a model version: bind it for the gate, signed when a key is set
+        from drift_tracking.integrations.gate_evaluation import gate_key, record_evaluation, window_sha256
+
+        record_evaluation(client, run_id, report, name=extra_tags["drift.model_name"],
+                          version=extra_tags["drift.model_version"], baseline=baseline,
+                          window_hash=window_sha256(texts.prompts, texts.responses), key=gate_key())
     root = client.get_run(run_id).info.artifact_uri.rstrip("/")
     artifacts = {_artifact_name(path): _artifact(f"{root}/{path}") for path in written if "/" not in path}
     return EvaluationResult(metrics=report_metrics(report), artifacts=artifacts, run_id=run_id)
