@@ -52,6 +52,16 @@ def test_rule_refuses_bad_configuration():
         GateRule().decide("fine", "none")
 
 
+def test_a_short_key_or_a_bad_age_is_refused(monkeypatch):
+    with pytest.raises(GateError, match="at least 16 random bytes"):
+        Gate(client=object(), key="short")
+    monkeypatch.setenv("DRIFT_TRACKING_GATE_KEY", "0123456789")
+    with pytest.raises(GateError, match="DRIFT_TRACKING_GATE_KEY is 10 bytes"):
+        Gate(client=object())
+    with pytest.raises(GateError, match="maximum evaluation age must be positive"):
+        Gate(client=object(), key="k" * 32, max_age_s=0)
+
+
 # -- against the server -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def client(mlflow_server):
