@@ -174,6 +174,7 @@ def test_stale_evaluation_is_refused_and_the_age_is_configurable(client, mlflow_
         ("unsigned", "holds an unsigned evaluation"),
         ("other key", "it was signed with another key"),
         ("edited record", "its record was edited after signing"),
+        ("odd signature", "its record was edited after signing"),
         ("edited report", "does not hash to the signed value"),
         ("copied record", "copied from another run"),
     ],
@@ -194,6 +195,8 @@ def test_evaluations_that_do_not_verify_are_refused(client, mlflow_server, exper
     if forgery == "edited record":
         record = json.loads(client.get_run(forged).data.tags["drift.evaluation"])
         client.set_tag(forged, "drift.evaluation", json.dumps({**record, "tier": "ok", "window_sha256": "0" * 64}))
+    if forgery == "odd signature":  # not even hex: refused like any other, never a traceback
+        client.set_tag(forged, "drift.evaluation_signature", "hmac-sha256:\u00e9t\u00e9")
     if forgery == "edited report":
         text = reports["healthy"].to_json().replace('"tier_reasons": [', '"tier_reasons": ["reviewed", ', 1)
         client.log_text(forged, text, "drift_report.json")

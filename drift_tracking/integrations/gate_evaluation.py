@@ -242,7 +242,7 @@ def _signed_record(run_id: str, tags: dict[str, str], key: bytes) -> dict[str, s
         raise EvaluationRefused(run_id, (
             f"run {run_id} holds an unsigned evaluation (it was logged without {KEY_ENV}): evaluate the version "
             "again with the key set, or let the gate evaluate it with --baseline and --window"))
-    if not hmac.compare_digest(signature, sign(record, key)):
+    if not hmac.compare_digest(signature.encode("utf-8", "replace"), sign(record, key).encode()):
         other = record["key_id"] and record["key_id"] != key_id(key)
         cause = "it was signed with another key" if other else "its record was edited after signing"
         raise EvaluationRefused(run_id, f"the signature of run {run_id}'s evaluation does not verify with the "
