@@ -206,6 +206,7 @@ class Baseline:
         self.path: Path | None = None
         self.manifest: dict[str, Any] | None = None
         self.uri: str | None = None
+        self.registry_version: str | None = None
 
     def __len__(self) -> int:
         return int(self.prompts_.embeddings_.shape[0])
@@ -316,11 +317,14 @@ class Baseline:
         pd.DataFrame(table).to_parquet(root / "texts.parquet", index=False)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str], *, uri: str | None = None) -> "Baseline":
+    def load(
+        cls, directory: str | os.PathLike[str], *, uri: str | None = None, registry_version: str | None = None
+    ) -> "Baseline":
         """Load a saved baseline after verifying every file's checksum.
 
         ``uri`` records how it was addressed when that is not the directory itself (a
-        registry or run URI whose download landed in ``directory``).
+        registry or run URI whose download landed in ``directory``); ``registry_version``
+        the registered version a ``models:/`` URI resolved to.
         """
         root = Path(directory)
         manifest = artifact.verify(root, kind=KIND, supported_versions={FORMAT_VERSION})
@@ -332,6 +336,7 @@ class Baseline:
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"baseline {root} is malformed: {exc!r}") from exc
         baseline.path, baseline.manifest, baseline.uri = root, manifest, uri or str(root)
+        baseline.registry_version = registry_version
         return baseline
 
     def _restore(self, root: Path, manifest: dict[str, Any], fit: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from drift_tracking.baseline import Baseline
 from drift_tracking.comparison import compare
 from drift_tracking.config import Config, load_config
 from drift_tracking.data import TextData, load_texts
-from drift_tracking.embedding import Embedder
+from drift_tracking.embedding import Embedder, embedder_for_baseline
 from drift_tracking.errors import DriftTrackingError
 from drift_tracking.integrations import load_baseline
 from drift_tracking.integrations.mlflow_registry import register_baseline
@@ -58,7 +58,9 @@ def main() -> None:
 
 # -- shared options ------------------------------------------------------------------
 _BASELINE_OPTION = click.option("--baseline", "baseline_uri", required=True, help="Baseline directory or URI.")
-_MODEL_OPTION = click.option("--model", default=None, help="Embedding model, if not the baseline's default.")
+_MODEL_OPTION = click.option("--model", default=None,
+                             help="Embedding model (name or folder) when the baseline's is not the bundled one or "
+                             "on [embedding] allowed_models; its files must hash to the baseline's pinned weights.")
 _FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                               show_default=True)
 
@@ -421,12 +423,13 @@ def format_window_line(report: Any) -> str:
 
 def _window_inputs(
     baseline_uri: str, tracking_uri: str | None, data: str, text_column: str, response_column: str | None,
-    config: Any, model: str | None, device: str, batch_size: int, **columns: str | None,
-) -> tuple[Any, Any, Any]:
+    config: Config, model: str | None, device: str, batch_size: int, **columns: str | None,
+) -> tuple[Baseline, TextData, Embedder]:
     """What check and monitor start from: the baseline, the rows of DATA and an embedder matching the baseline."""
     loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = _load(data, text_column, response_column, config, **columns)
-    return loaded, texts, _embedder(model or loaded.identity_.name, device, batch_size)
+    return loaded, texts, embedder_for_baseline(loaded.identity_, model, allowed_models=config.embedding.allowed_models,
+                                                device=device, batch_size=batch_size)
 
 
 def _exit_if_reached(fail_on: str | None, tiers: list[str]) -> None:

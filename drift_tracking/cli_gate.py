@@ -1,7 +1,7 @@
 """``drift-tracking gate``: promote registry versions only when their drift allows it.
 
-Exit codes for CI: 0 promoted (or would be, with ``--dry-run``), 1 blocked (the reasons
-are printed), 2 usage or input error. MLflow is imported only when a command runs, so
+Exit codes for CI: 0 promoted (or would be, with ``--dry-run``), 1 blocked or refused
+(the reason is printed), 2 usage or input error. MLflow is imported only when a command runs, so
 ``drift-tracking --help`` stays fast.
 """
 
@@ -48,10 +48,10 @@ def _rule(block_on: str, block_kinds: tuple[str, ...]) -> Any:
     return GateRule(block_on=block_on, block_kinds=frozenset(kinds))
 
 
-def _gate(tracking_uri: str | None, block_on: str, block_kinds: tuple[str, ...]) -> Any:
+def _gate(tracking_uri: str | None, block_on: str, block_kinds: tuple[str, ...], **options: Any) -> Any:
     from drift_tracking.integrations.mlflow_gate import Gate
 
-    return Gate(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), rule=_rule(block_on, block_kinds))
+    return Gate(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), rule=_rule(block_on, block_kinds), **options)
 
 
 @click.group()
@@ -73,11 +73,14 @@ def gate() -> None:
 @click.option("--stage", type=click.Choice(["Staging", "Production"]), default=None,
               help="Stage to transition to when allowed (deprecated in MLflow; prefer --alias).")
 @click.option("--archive-existing", is_flag=True, help="With --stage: archive versions already in that stage.")
-@click.option("--evaluation-run", "run_id", default=None, help="Decide on this run's drift evaluation.")
+@click.option("--evaluation-run", "run_id", default=None,
+              help="Decide on this run's signed evaluation [default: the newest run tagged for the version].")
 @click.option("--baseline", "baseline_uri", default=None,
-              help="Run a fresh evaluation against this baseline (with --window).")
+              help="With --window: the baseline to evaluate against. Alone: the baseline a signed evaluation must "
+              "have used [default: the registry URI the evaluation names].")
 @click.option("--window", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Prompts and this version's responses (.jsonl/.csv/.parquet) to evaluate (with --baseline).")
+              help="Prompts and this version's responses (.jsonl/.csv/.parquet): the gate evaluates the version "
+              "itself (needs --baseline; required when DRIFT_TRACKING_GATE_KEY is not set).")
 @click.option("--golden", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Golden set answered by this version (prompt, expected, answer): an accuracy drop "
               "from the baseline's makes the drift a degradation (with --baseline/--window).")
@@ -85,90 +88,113 @@ def gate() -> None:
               help="Golden accuracy to compare with, when the baseline does not record one.")
 @click.option("--text-column", default="prompt", show_default=True, help="Prompt column of --window.")
 @click.option("--response-column", default=None, help="Response column of --window.")
+@click.option("--embedding-model", "embedding_model", default=None,
+              help="Embedding model for --window when the baseline's is not the bundled one (a local folder "
+              "or a Hub name); its files must hash to the baseline's pinned weights.")
 @click.option("--experiment", default="drift-gate", show_default=True,
               help="MLflow experiment for an evaluation the gate runs itself.")
+@click.option("--max-age", default="7d", show_default=True, callback=lambda _c, _p, v: _age_seconds(v),
+              help="Refuse a signed evaluation older than this: seconds, or a number with s, m, h or d.")
 @_rule_options
-@click.option("--override", is_flag=True, help="Promote even if blocked; needs --reason, recorded with your user name.")
+@click.option("--override", is_flag=True,
+              help="Promote even if blocked or refused; needs --reason, recorded with your user name.")
 @click.option("--reason", default=None, help="Why the override is justified (kept on the version and the run).")
 @click.option("--dry-run", is_flag=True, help="Decide and print what would happen; change nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def promote(
-    name: str,
-    version: str,
-    alias: str | None,
-    stage: str | None,
-    archive_existing: bool,
-    run_id: str | None,
-    baseline_uri: str | None,
-    window: str | None,
-    golden: str | None,
-    golden_baseline_accuracy: float | None,
-    text_column: str,
-    response_column: str | None,
-    experiment: str,
-    tracking_uri: str | None,
-    block_on: str,
-    block_kinds: tuple[str, ...],
-    override: bool,
-    reason: str | None,
-    dry_run: bool,
-    fmt: str,
+    name: str, version: str, alias: str | None, stage: str | None, archive_existing: bool, run_id: str | None,
+    baseline_uri: str | None, window: str | None, golden: str | None, golden_baseline_accuracy: float | None,
+    text_column: str, response_column: str | None, embedding_model: str | None, experiment: str, max_age: float,
+    tracking_uri: str | None, block_on: str, block_kinds: tuple[str, ...], override: bool, reason: str | None,
+    dry_run: bool, fmt: str,
 ) -> None:
-    """Set --alias / --stage on a model version only if its drift evaluation allows it.
+    """Set --alias / --stage on a model version only if a drift evaluation the gate trusts allows it.
 
     \b
-    The evaluation is, in order of preference:
-      --evaluation-run RUN_ID          a run holding a drift evaluation
-      --baseline URI --window FILE     a new one, logged to --experiment and tagged for the version
-        [--golden FILE]                  with this version's golden-set answers (quality)
-      (neither)                        the newest run tagged drift.model_name / drift.model_version
-    The version is tagged drift.gate=passed|blocked|overridden whatever happens.
+    Two modes, named in the output and in the version's drift.gate_mode tag:
+      signed-evaluation  with DRIFT_TRACKING_GATE_KEY set and no --window: the version's
+                         signed evaluation (--evaluation-run, else the newest run tagged
+                         for it) is verified: signature, model and version, tags, age
+                         (--max-age), report bytes, and baseline (--baseline, else the
+                         registry URI it names). One that fails is REFUSED (exit 1).
+      re-evaluated       --baseline URI --window FILE [--golden FILE]: the gate evaluates
+                         the version itself, logs the run to --experiment (signed when the
+                         key is set) and decides on it. Without the key, the only mode.
+    The version is tagged drift.gate=passed|blocked|refused|overridden whatever happens.
     """
+    _check_promote_options(alias, stage, override, reason, run_id, baseline_uri, window,
+                           golden or golden_baseline_accuracy is not None)
+    from drift_tracking.integrations.mlflow_logging import bounded_http_retries
+
+    gate_ = _gate(tracking_uri, block_on, block_kinds, max_age_s=max_age)
+    if gate_.key is None and not window:
+        from drift_tracking.integrations.mlflow_gate import NO_KEY
+
+        raise click.UsageError(NO_KEY)
+    with bounded_http_retries(max_retries=2, timeout_s=60), _registry_errors():
+        gate_.version(name, version)  # fail fast, before any embedding, if the version or server is missing
+        evaluation = None
+        if window:
+            from drift_tracking.integrations.mlflow_gate import run_evaluation
+
+            click.echo(f"Evaluating {window} against {baseline_uri} ...", err=True)
+            evaluation = run_evaluation(
+                None if dry_run else gate_.client, name, version, baseline_uri=str(baseline_uri), window=window,
+                text_column=text_column, response_column=response_column, experiment=experiment,
+                tracking_uri=tracking_uri, golden=golden, golden_accuracy=golden_baseline_accuracy, key=gate_.key,
+                embedding_model=embedding_model,
+            )
+        result = gate_.promote(
+            name, version, alias=alias, stage=stage, evaluation=evaluation, run_id=run_id, baseline=baseline_uri,
+            override_reason=reason if override else None, dry_run=dry_run, archive_existing=archive_existing,
+        )
+    _print_result(result, fmt)
+    if result.blocked:
+        sys.exit(1)
+
+
+def _check_promote_options(alias: str | None, stage: str | None, override: bool, reason: str | None,
+                           run_id: str | None, baseline_uri: str | None, window: str | None, golden: bool) -> None:
+    """Usage errors (exit 2) before anything is read from the server."""
     if not alias and not stage:
         raise click.UsageError("give --alias (e.g. champion) or --stage Production")
     if override and not (reason and reason.strip()):
         raise click.UsageError("--override needs --reason TEXT: an override without a reason is not recorded")
     if reason and not override:
         raise click.UsageError("--reason is only used with --override")
-    if bool(baseline_uri) != bool(window):
-        raise click.UsageError("--baseline and --window go together: both run a fresh evaluation")
-    if (golden or golden_baseline_accuracy is not None) and not baseline_uri:
+    if window and not baseline_uri:
+        raise click.UsageError("--window needs --baseline: the gate evaluates the window against that baseline")
+    if golden and not window:
         raise click.UsageError("--golden is scored in a fresh evaluation: give --baseline and --window too")
-    if run_id and baseline_uri:
-        raise click.UsageError("use either --evaluation-run or --baseline/--window, not both")
-    from drift_tracking.integrations.mlflow_logging import bounded_http_retries
+    if run_id and window:
+        raise click.UsageError("use either --evaluation-run or --window, not both")
 
-    gate_ = _gate(tracking_uri, block_on, block_kinds)
-    with bounded_http_retries(max_retries=2, timeout_s=60), _registry_errors():
-        gate_.version(name, version)  # fail fast, before any embedding, if the version or server is missing
-        evaluation = None
-        if run_id:
-            evaluation = gate_.evaluation(name, version, run_id)
-        elif baseline_uri:
-            from drift_tracking.integrations.mlflow_gate import run_evaluation
 
-            click.echo(f"Evaluating {window} against {baseline_uri} ...", err=True)
-            evaluation = run_evaluation(
-                None if dry_run else gate_.client, name, version, baseline_uri=baseline_uri, window=window,
-                text_column=text_column, response_column=response_column, experiment=experiment,
-                tracking_uri=tracking_uri, golden=golden, golden_accuracy=golden_baseline_accuracy,
-            )
-        result = gate_.promote(
-            name, version, alias=alias, stage=stage, evaluation=evaluation,
-            override_reason=reason if override else None, dry_run=dry_run, archive_existing=archive_existing,
-        )
+def _age_seconds(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``12h``, ``7d`` -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    number, unit = (value[:-1], value[-1]) if value[-1:] in units else (value, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an age: use seconds or a number with s, m, h or d (7d)") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise click.BadParameter(f"{text!r}: the maximum age must be a positive, finite duration")
+    return seconds
+
+
+def _print_result(result: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(_as_dict(result), indent=2))
-    else:
-        colour = "red" if result.blocked else ("yellow" if result.outcome == "overridden" or result.warnings else "green")
-        lines = result.summary()
-        click.echo(click.style(lines[0], fg=colour, bold=True))
-        for line in lines[1:]:
-            click.echo(line)
-        if result.blocked:
-            click.echo("To promote anyway, re-run with --override --reason TEXT (recorded with your user name).")
+        return
+    colour = "red" if result.blocked else ("yellow" if result.outcome == "overridden" or result.warnings else "green")
+    lines = result.summary()
+    click.echo(click.style(lines[0], fg=colour, bold=True))
+    for line in lines[1:]:
+        click.echo(line)
     if result.blocked:
-        sys.exit(1)
+        click.echo("To promote anyway, re-run with --override --reason TEXT (recorded with your user name).")
 
 
 @contextlib.contextmanager
@@ -190,12 +216,17 @@ def _registry_errors() -> Iterator[None]:
 
 def _as_dict(result: Any) -> dict[str, Any]:
     ev = result.evaluation
+    evaluation = {"run_id": result.refused_run, "refused": True} if ev is None else {
+        "run_id": ev.run_id, "tier": ev.tier, "kind": ev.kind, "baseline_version": ev.baseline_version,
+        "baseline_sha256": ev.baseline_sha256, "baseline_registry": ev.baseline_registry,
+        "window_sha256": ev.window_sha256, "report_sha256": ev.report_sha256, "evaluated_at": ev.evaluated_at,
+        "reasons": ev.reasons,
+    }
     return {
         "model": result.name, "version": result.version, "target": result.target, "outcome": result.outcome,
-        "allowed": result.allowed, "applied": result.applied, "reasons": result.reasons,
+        "mode": result.mode, "allowed": result.allowed, "applied": result.applied, "reasons": result.reasons,
         "warnings": result.warnings, "notes": result.notes, "tags": result.tags, "previous": result.previous,
-        "evaluation": {"run_id": ev.run_id, "tier": ev.tier, "kind": ev.kind,
-                       "baseline_version": ev.baseline_version, "reasons": ev.reasons},
+        "evaluation": evaluation,
     }
 
 

@@ -20,7 +20,7 @@ from drift_tracking import metrics as registry
 from drift_tracking import statistics as st
 from drift_tracking.artifact import utc_now
 from drift_tracking.data import TextData
-from drift_tracking.embedding import Embedder, checked_embeddings
+from drift_tracking.embedding import Embedder, checked_embeddings, embedder_for_baseline
 from drift_tracking.errors import DataError
 from drift_tracking.metrics import MIN_WINDOW
 from drift_tracking.policy import Policy
@@ -183,7 +183,8 @@ def compare(
     """
     if not isinstance(window, TextData):
         window = TextData(prompts=list(window), responses=list(responses) if responses is not None else None)
-    embedder = embedder or Embedder(baseline.identity_.name)
+    # The bundled copy by default, never a model the manifest names; weights checked against its pin.
+    embedder = embedder or embedder_for_baseline(baseline.identity_)
     found = measure_texts(baseline, window, embedder=embedder, seed=seed, window_info=window_info, quality=quality)
     return decide_report(found, baseline, policy, history)
 

@@ -39,6 +39,9 @@ Example (every key optional; relative paths are relative to the file)::
     min_window = 50
     history = "drift-history/"
 
+    [embedding]
+    allowed_models = ["intfloat/e5-small-v2"]   # Hub models a baseline may name (else bundled or --model)
+
 Unknown keys, wrong types, negative levels and a review level above its critical level
 are errors that name the key, so a typo never silently falls back to a default. The
 file and any command-line or evaluator overrides are merged first and validated once
@@ -127,6 +130,12 @@ class FeedbackConfig(_Section):
     baseline_rate: float | None = Field(default=None, ge=0, le=1)
 
 
+class EmbeddingConfig(_Section):
+    """Hub models a baseline's manifest may name; any other model must be given with --model."""
+
+    allowed_models: list[str] = Field(default_factory=list)
+
+
 class MonitorConfig(_Section):
     window: str = "1d"
     timestamp_column: str = "timestamp"
@@ -151,6 +160,7 @@ class Config(_Section):
     reward: RewardConfig = RewardConfig()
     feedback: FeedbackConfig = FeedbackConfig()
     monitor: MonitorConfig = MonitorConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
 
     def policy(self) -> Policy:
         return Policy(

@@ -6,6 +6,12 @@ must come from the same model or every drift number is meaningless. The identity
 hash of the model's config and weight files, not just its name, so a re-fine-tuned
 checkpoint with the same folder name is caught too.
 
+Which model embeds a baseline's windows is never decided by the baseline's manifest
+(a downloaded file anyone with write access to the store could edit): it is the bundled
+copy, a model the caller names (``--model``), or a name on the caller's allow-list, and
+its files must hash to the weights the baseline pins before a single text is embedded
+(:func:`embedder_for_baseline`).
+
 ``sentence_transformers`` and ``torch`` take seconds to import; they load on first use.
 """
 
@@ -49,6 +55,7 @@ class ModelIdentity:
     normalized: bool = True
     max_seq_length: int | None = None
     precision: str = "float32"
+    source: str = ""  # bundled | local (a folder) | hub; "" in baselines saved before it was recorded
 
     @property
     def fingerprint(self) -> str:
@@ -95,12 +102,53 @@ def bundled_model_path() -> Path:
 
 def resolve_model(model: str | os.PathLike[str] | None) -> tuple[str, str]:
     """Map a user's model argument to (display name, what SentenceTransformer should load)."""
+    name, target, _ = _resolve(model)
+    return name, target
+
+
+def _resolve(model: str | os.PathLike[str] | None, source: str | None = None) -> tuple[str, str, str]:
+    """(display name, load target, source); ``source="hub"`` never looks for a local folder of that name."""
     if model is None or str(model) in _BUNDLED_ALIASES:
-        return DEFAULT_MODEL, str(bundled_model_path())
+        return DEFAULT_MODEL, str(bundled_model_path()), "bundled"
     path = Path(model).expanduser()
-    if path.exists():
-        return path.resolve().name, str(path.resolve())
-    return str(model), str(model)
+    if source != "hub" and path.exists():
+        return path.resolve().name, str(path.resolve()), "local"
+    return str(model), str(model), "hub"
+
+
+def embedder_for_baseline(
+    identity: ModelIdentity,
+    model: str | os.PathLike[str] | None = None,
+    *,
+    allowed_models: Sequence[str] = (),
+    **options: Any,
+) -> "Embedder":
+    """The embedder for a baseline's windows: chosen by the caller, checked against the baseline's pin.
+
+    ``model`` is what the user named (``--model``); without it the baseline's model must
+    be the bundled one, or a Hub name in ``allowed_models`` (``[embedding] allowed_models``
+    in the config). A baseline built from a local folder needs ``model``: its folder name
+    is never looked up in the working directory or on the Hub. The returned embedder
+    refuses to embed with files that do not hash to the baseline's ``weights_sha256``.
+    ``options`` go to :class:`Embedder` (device, batch_size, cache_dir, show_progress).
+    """
+    if model is not None:
+        return Embedder(model, expected=identity, **options)
+    if identity.name in _BUNDLED_ALIASES and identity.source in ("", "bundled"):
+        return Embedder(None, expected=identity, **options)
+    if identity.source == "local":
+        raise ModelMismatchError(
+            f"the baseline was built with the local model folder {identity.name!r}; drift-tracking never looks "
+            "that name up in the working directory or on the Hugging Face Hub: pass --model PATH to that "
+            "folder (its files must hash to the weights the baseline pins)"
+        )
+    if identity.name in allowed_models:
+        return Embedder(identity.name, source="hub", expected=identity, **options)
+    raise ModelMismatchError(
+        f"the baseline names embedding model {identity.name!r}, which is not the bundled {DEFAULT_MODEL} and "
+        "not on the allow-list, so it is not loaded (a baseline's manifest never chooses what is downloaded): "
+        f"pass --model {identity.name} if you trust it, or add it to [embedding] allowed_models in the config"
+    )
 
 
 def hash_model_files(path: str | os.PathLike[str]) -> str:
@@ -199,6 +247,12 @@ class Embedder:
         ``$DRIFT_TRACKING_CACHE_DIR`` or ``~/.cache/drift-tracking``; ``False`` disables caching.
     show_progress:
         ``None`` shows a bar for long runs when stderr is a terminal.
+    source:
+        ``"hub"`` loads ``model`` from the Hugging Face Hub (or its cache) even when a
+        folder of that name exists here; by default an existing path is a local folder.
+    expected:
+        The identity a baseline pins: the model's files are hashed before it is loaded
+        (after the download, for a Hub model) and a different ``weights_sha256`` is refused.
     """
 
     def __init__(
@@ -209,10 +263,13 @@ class Embedder:
         batch_size: int = 32,
         cache_dir: str | os.PathLike[str] | None | bool = None,
         show_progress: bool | None = None,
+        source: str | None = None,
+        expected: ModelIdentity | None = None,
     ) -> None:
         if batch_size < 1:
             raise DriftTrackingError(f"batch_size must be >= 1, got {batch_size}")
-        self.model_name, self._load_target = resolve_model(model)
+        self.model_name, self._load_target, self.source = _resolve(model, source)
+        self.expected = expected
         self.requested_device = device
         self.batch_size = batch_size
         self.show_progress = show_progress
@@ -226,13 +283,25 @@ class Embedder:
         if self._model is not None:
             return self._model
         device = select_device(self.requested_device)
+        if self.source != "hub":  # the files are here: check them before loading any of them
+            self._check_weights(hash_model_files(self._load_target))
         model = _load_model(self._load_target, device)
         precision = "float16" if device.startswith("cuda") else "float32"
+        identity = self._make_identity(model, precision)
+        self._check_weights(identity.weights_sha256)  # a Hub model: after the download, before any encode
         self._model = model
-        self._identity = self._make_identity(model, precision)
+        self._identity = identity
         if self._cache_dir is not None:
             self._cache = EmbeddingCache(self._cache_dir, self._identity.fingerprint, self._identity.dimension)
         return model
+
+    def _check_weights(self, weights: str) -> None:
+        if self.expected is not None and weights != self.expected.weights_sha256:
+            raise ModelMismatchError(
+                f"the files of embedding model {self.model_name!r} ({self._load_target}) hash to weights "
+                f"{weights[:12]}, but the baseline pins {self.expected.weights_sha256[:12]} for "
+                f"{self.expected.name!r}: use the exact model the baseline was built with, or rebuild the baseline"
+            )
 
     def _make_identity(self, model: Any, precision: str) -> ModelIdentity:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -246,6 +315,7 @@ class Embedder:
             normalized=normalized,
             max_seq_length=getattr(model, "max_seq_length", None),
             precision=precision,
+            source=self.source,
         )
 
     @property

@@ -8,6 +8,9 @@
 #
 # Required:  MLFLOW_TRACKING_URI, MODEL, VERSION
 # Optional:  ALIAS (default champion)          STAGE (e.g. Production, instead of ALIAS)
+#            DRIFT_TRACKING_GATE_KEY (secret)  decide on the version's signed evaluation, and sign
+#                                              the ones this job runs; without it BASELINE + WINDOW
+#                                              are required (the gate trusts no logged run)
 #            BASELINE + WINDOW                 run a fresh evaluation of this version
 #            GOLDEN                            this version's golden-set answers (with BASELINE/WINDOW)
 #            EVALUATION_RUN                    decide on this run instead

@@ -7,6 +7,7 @@ the network or write under $HOME.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,8 @@ for _key, _value in {
     "WANDB_CACHE_DIR": str(_SESSION_TMP / "wandb-cache"),
     "WANDB_CONFIG_DIR": str(_SESSION_TMP / "wandb-config"),
     "MLFLOW_TRACKING_URI": f"sqlite:///{_SESSION_TMP / 'default-mlflow.db'}",
+    # evaluations of model versions are signed with it, and the registry gate verifies them
+    "DRIFT_TRACKING_GATE_KEY": secrets.token_hex(32),
 }.items():
     os.environ[_key] = _value
 
@@ -139,3 +142,11 @@ def mlflow_server(session_tmp):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(mlflow_server):
+    """A client of the session server, for tracking and the registry."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)

@@ -1,13 +1,16 @@
-"""The registry gate against a real ``mlflow server``: refuse, promote, override, stages, dry runs.
+"""The registry gate against a real ``mlflow server``: refuse, promote, override, stages, dry runs, modes.
 
-Evaluation runs hold real reports (the bundled model on generated traffic); model
-versions are tiny placeholders registered on the server.
+Evaluation runs hold real reports (the bundled model on generated traffic) with their
+evaluation records signed with the session's key (conftest); model versions are tiny
+placeholders registered on the server. Forged and tampered evaluations are in
+``test_faults_gate.py``.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -47,6 +50,16 @@ def test_rule_refuses_bad_configuration():
         GateRule(block_kinds=frozenset({"worse"}))
     with pytest.raises(GateError, match="tier"):
         GateRule().decide("fine", "none")
+
+
+def test_a_short_key_or_a_bad_age_is_refused(monkeypatch):
+    with pytest.raises(GateError, match="at least 16 random bytes"):
+        Gate(client=object(), key="short")
+    monkeypatch.setenv("DRIFT_TRACKING_GATE_KEY", "0123456789")
+    with pytest.raises(GateError, match="DRIFT_TRACKING_GATE_KEY is 10 bytes"):
+        Gate(client=object())
+    with pytest.raises(GateError, match="maximum evaluation age must be positive"):
+        Gate(client=object(), key="k" * 32, max_age_s=0)
 
 
 # -- against the server -----------------------------------------------------------------
@@ -118,6 +131,9 @@ def test_healthy_version_is_promoted_and_searchable(client, mlflow_server, model
     assert result.exit_code == 0, result.output
     decision = json.loads(result.stdout)
     assert decision["outcome"] == "passed" and decision["applied"] is True
+    assert decision["mode"] == "signed-evaluation"
+    signed = json.loads(client.get_run(runs["1"]).data.tags["drift.evaluation"])
+    assert decision["evaluation"]["report_sha256"] == signed["report_sha256"]
     assert alias_version(client, name, "champion") == "1"
     tags = version_tags(client, name, "1")
     assert tags["drift.gate"] == "passed"
@@ -126,6 +142,9 @@ def test_healthy_version_is_promoted_and_searchable(client, mlflow_server, model
     assert tags["drift.evaluation_run_id"] == runs["1"]
     assert tags["drift.baseline_version"] == reports["healthy"].baseline["version"]
     assert tags["drift.gate_aliases"] == "champion"
+    assert tags["drift.gate_mode"] == "signed-evaluation"
+    assert tags["drift.baseline_sha256"] == json.loads((Path(reports["healthy"].baseline["uri"]) / "manifest.json")
+                                                       .read_text())["content_sha256"]
     found = client.search_model_versions(f"name = '{name}' and tags.`drift.gate` = 'passed'")
     assert [v.version for v in found] == ["1"]
     assert name in {v.name for v in client.search_model_versions("tags.drift.gate='passed'")}
@@ -217,21 +236,71 @@ def test_gate_runs_the_evaluation_itself(client, mlflow_server, experiment_id, b
     assert run.data.tags["drift.tier"] == reports["healthy"].tier
     assert "drift/js_divergence" in run.data.metrics
     assert "drift_report.json" in [a.path for a in client.list_artifacts(run_id)]
-    # the next gate call finds that run by its tags
-    assert Gate(client=client).evaluation(name, "1").run_id == run_id
+    assert version_tags(client, name, "1")["drift.gate_mode"] == "re-evaluated" and "mode: re-evaluated" in result.output
+    # the next gate call finds that run by its tags, and verifies its signed record
+    again = Gate(client=client).evaluation(name, "1")
+    assert (again.run_id, again.mode, again.tier) == (run_id, "signed-evaluation", reports["healthy"].tier)
 
 
-def test_missing_or_mismatched_evaluation_is_a_usage_error(client, mlflow_server, experiment_id, model):
+def test_missing_evaluation_or_version_is_a_usage_error(client, mlflow_server, experiment_id, model):
     name, runs = model
     bare = register_versions(client, experiment_id, "gate-bare", 1)
     none = _promote(mlflow_server, "--model", bare, "--version", "1", "--alias", "champion")
     assert none.exit_code == 2 and "no drift evaluation found" in none.output
-    other = _promote(mlflow_server, "--model", name, "--version", "1", "--alias", "champion",
-                     "--evaluation-run", runs["2"])
-    assert other.exit_code == 2 and "not " in other.output and "version 2" in other.output
     absent = _promote(mlflow_server, "--model", name, "--version", "9", "--alias", "champion")
     assert absent.exit_code == 2 and "not in the registry" in absent.output
     assert alias_version(client, bare, "champion") is None
+
+
+def test_without_a_key_the_gate_trusts_no_logged_evaluation(client, mlflow_server, model, baseline, healthy_window,
+                                                            session_tmp, monkeypatch):
+    name, runs = model  # version 1's run is a genuine signed evaluation: still not trusted without the key
+    monkeypatch.delenv("DRIFT_TRACKING_GATE_KEY")
+    tags_only = _promote(mlflow_server, "--model", name, "--version", "1", "--alias", "prod")
+    assert tags_only.exit_code == 2, tags_only.output
+    assert "DRIFT_TRACKING_GATE_KEY" in tags_only.output and "--window" in tags_only.output
+    assert alias_version(client, name, "prod") is None and "drift.gate" not in version_tags(client, name, "1")
+    with pytest.raises(GateError, match="trusts no logged evaluation"):
+        Gate(client=client).promote(name, "1", alias="prod")
+
+    window = samples.write(healthy_window, session_tmp / "gate-nokey-window.jsonl")
+    result = _promote(mlflow_server, "--model", name, "--version", "1", "--alias", "prod",
+                      "--baseline", str(baseline.path), "--window", str(window), "--response-column", "response")
+    assert result.exit_code == 0, result.output
+    assert "mode: re-evaluated" in result.output
+    tags = version_tags(client, name, "1")
+    assert tags["drift.gate"] == "passed" and tags["drift.gate_mode"] == "re-evaluated"
+    assert tags["drift.evaluation_run_id"] not in runs.values()  # its own run, not the logged one
+    assert tags["drift.window_sha256"] and tags["drift.baseline_sha256"] == baseline.manifest["content_sha256"]
+    fresh = client.get_run(tags["drift.evaluation_run_id"]).data.tags
+    assert "drift.evaluation" in fresh and "drift.evaluation_signature" not in fresh  # logged, but unsigned
+    assert alias_version(client, name, "prod") == "1"
+
+
+def test_evaluation_logged_by_the_drift_evaluator_is_verified(client, mlflow_server, experiment_id, baseline,
+                                                              healthy_window):
+    """The ``drift`` MLflow evaluator signs what it logs for a model version; the gate verifies and promotes it."""
+    import mlflow
+    import pandas as pd
+
+    name = register_versions(client, experiment_id, "gate-evaluator", 1)
+    data = pd.DataFrame({"inputs": [s.prompt for s in healthy_window], "response": [s.response for s in healthy_window]})
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.models.evaluate(data=data, predictions="response", model_type="text", evaluators=["drift"],
+                                   evaluator_config={"drift": {"baseline": str(baseline.path), "device": "cpu",
+                                                               "model_name": name, "model_version": "1"}})
+    finally:
+        mlflow.set_tracking_uri(before)
+    record = json.loads(client.get_run(run.info.run_id).data.tags["drift.evaluation"])
+    assert (record["model_name"], record["model_version"], record["run_id"]) == (name, "1", run.info.run_id)
+    assert record["baseline_sha256"] == baseline.manifest["content_sha256"]
+    result = Gate(client=client).promote(name, "1", alias="champion")
+    assert (result.outcome, result.mode) == ("passed", "signed-evaluation"), result.reasons
+    assert result.evaluation.run_id == run.info.run_id
+    assert alias_version(client, name, "champion") == "1"
 
 
 def test_golden_answers_that_got_worse_block_as_degradation(client, mlflow_server, experiment_id, healthy_window,

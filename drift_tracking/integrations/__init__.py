@@ -35,7 +35,21 @@ def resolve_baseline_uri(uri: str | os.PathLike[str], *, tracking_uri: str | Non
 
 
 def load_baseline(uri: str | os.PathLike[str], *, tracking_uri: str | None = None):  # noqa: ANN201
-    """Resolve ``uri`` and load the baseline, verified; records the URI it came from."""
+    """Resolve ``uri`` and load the baseline, verified; records the URI it came from.
+
+    An MLflow URI is also checked against the content hash recorded when it was
+    registered, and a registry URI records the version it resolved to
+    (``registry_version``, e.g. ``models:/NAME/4``).
+    """
     from drift_tracking.baseline import Baseline
 
-    return Baseline.load(resolve_baseline_uri(uri, tracking_uri=tracking_uri), uri=str(uri))
+    text = str(uri)
+    registry = None
+    if text.startswith(_MLFLOW_SCHEMES):
+        from drift_tracking.integrations.mlflow_registry import fetch_baseline
+
+        path, pin = fetch_baseline(text, tracking_uri=tracking_uri)
+        registry = pin.registry_version
+    else:
+        path = resolve_baseline_uri(text, tracking_uri=tracking_uri)
+    return Baseline.load(path, uri=text, registry_version=registry)

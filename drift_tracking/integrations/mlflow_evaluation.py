@@ -59,6 +59,12 @@ def evaluate_drift(
     client = MlflowClient()
     extra_tags = {f"drift.{k}": str(config[k]) for k in ("model_name", "model_version") if config.get(k) is not None}
     written = log_report_to_run(client, run_id, report, extra_tags=extra_tags)
+    if len(extra_tags) == 2:  # an evaluation of a model version: bind it for the gate, signed when a key is set
+        from drift_tracking.integrations.gate_evaluation import gate_key, record_evaluation, window_sha256
+
+        record_evaluation(client, run_id, report, name=extra_tags["drift.model_name"],
+                          version=extra_tags["drift.model_version"], baseline=baseline,
+                          window_hash=window_sha256(texts.prompts, texts.responses), key=gate_key())
     root = client.get_run(run_id).info.artifact_uri.rstrip("/")
     artifacts = {_artifact_name(path): _artifact(f"{root}/{path}") for path in written if "/" not in path}
     return EvaluationResult(metrics=report_metrics(report), artifacts=artifacts, run_id=run_id)
@@ -143,11 +149,15 @@ def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
     raise DataError(f"cannot read responses from a model output of type {type(outputs).__name__}")
 
 
-def _embedder(baseline: Any, config: dict[str, Any]) -> Embedder:
-    return Embedder(
-        config.get("embedding_model") or baseline.identity_.name,
-        device=str(config.get("device", "auto")),
-        batch_size=int(config.get("batch_size", 32)),
+def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
+    """``embedding_model`` when given, else the bundled copy or a model the config's allow-list names."""
+    from drift_tracking.config import load_config
+    from drift_tracking.embedding import embedder_for_baseline
+
+    allowed = load_config(config["config"]).embedding.allowed_models if config.get("config") else ()
+    return embedder_for_baseline(
+        baseline.identity_, config.get("embedding_model"), allowed_models=allowed,
+        device=str(config.get("device", "auto")), batch_size=int(config.get("batch_size", 32)),
     )
 
 

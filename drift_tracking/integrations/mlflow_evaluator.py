@@ -16,7 +16,8 @@ Configuration (``evaluator_config={"drift": {...}}``):
     where responses are read when no model and no ``predictions`` column give them.
 ``model_name``, ``model_version``
     identity of the model under evaluation, tagged ``drift.model_name`` /
-    ``drift.model_version`` so a registry gate can find this run.
+    ``drift.model_version`` so a registry gate can find this run; the run also gets the
+    evaluation record the gate verifies, signed when ``$DRIFT_TRACKING_GATE_KEY`` is set.
 ``window``
     extra window facts (``index``, ``timestamp``, ...) recorded with the report.
 ``config``, ``golden``, other policy keys

@@ -9,8 +9,12 @@ the baseline's own 99th-percentile distance).
 
 Addresses that work: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``,
 ``runs:/RUN_ID/baseline_model`` and the ``mlflow-artifacts:/...`` URI of either
-directory. Every version is tagged with the baseline's content hash and model
-fingerprint; a download whose manifest disagrees with its version's tag is refused.
+directory. Each is pinned to what was registered: the registering run's params (which
+MLflow never lets anyone change) hold the baseline's content hash and a short digest of
+every file and manifest field; the version's ``drift.baseline_version`` tag repeats the
+hash. A download is refused unless its recomputed content hash equals the param, and,
+for a registered version, the tag equals the param too; the refusal names the files or
+fields that differ from the registered copy.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drift_tracking import artifact
 from drift_tracking.errors import ArtifactError, DataError
 
 MODEL_ARTIFACT_PATH = "baseline_model"
@@ -30,8 +35,13 @@ BASELINE_DATA_NAME = "baseline"
 BASELINES_EXPERIMENT = "drift-tracking-baselines"
 VERSION_TAG = "drift.baseline_version"
 FINGERPRINT_TAG = "drift.embedding_fingerprint"
+CONTENT_PARAM = "content_sha256"  # the registering run's params: immutable once logged
+DIGESTS_PARAM = "manifest_digests"
+_PARAM_MAX = 6000  # MLflow's limit on a param value
 _MANIFEST = "manifest.json"
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))(?:/.*)?$")
+_RUNS_URI = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})(?:/.*)?$")
+_RUN_IN_PATH = re.compile(r"/(?P<run>[0-9a-f]{32})/artifacts(?:/|$)")
 _TEXT_COLUMNS = ("prompt", "inputs", "text", "input")
 
 
@@ -49,6 +59,17 @@ class RegisteredBaseline:
     @property
     def version_uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class RegistrationPin:
+    """What a baseline URI must hold: the content hash recorded when it was registered."""
+
+    content_sha256: str
+    source: str  # the artifact URI to download
+    where: str  # the URI the user gave, for messages
+    registry_version: str | None = None  # models:/NAME/VERSION when the URI went through the registry
+    digests: dict[str, Any] = field(default_factory=dict)  # short per-file / per-field digests, when kept
 
 
 def register_baseline(
@@ -110,47 +131,114 @@ def register_baseline(
 def download_baseline(
     uri: str, tracking_uri: str | None = None, *, dst: str | os.PathLike[str] | None = None
 ) -> Path:
-    """Download the baseline ``uri`` points to and return its local directory.
+    """Download the baseline ``uri`` points to, verified against its registration; return its directory."""
+    return fetch_baseline(uri, tracking_uri, dst=dst)[0]
 
-    Checksums are verified when the directory is loaded (``Baseline.load``); for a
-    registered version this also checks the manifest against the content hash the
-    version was tagged with at registration.
+
+def fetch_baseline(
+    uri: str, tracking_uri: str | None = None, *, dst: str | os.PathLike[str] | None = None
+) -> tuple[Path, RegistrationPin]:
+    """Download ``uri`` and refuse it unless it is byte for byte what was registered.
+
+    Every file and manifest field is checked (``artifact.verify``), then the recomputed
+    content hash is compared with the registering run's immutable param
+    (:func:`registered_pin`), so an edit in the artifact store is refused even when the
+    manifest's own checksums were updated to match it.
     """
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
+    from drift_tracking.baseline import FORMAT_VERSION, KIND
     from drift_tracking.integrations.mlflow_logging import scoped_env
     from drift_tracking.integrations.mlflow_sink import default_tracking_uri
 
     tracking = tracking_uri or default_tracking_uri()
+    pin = registered_pin(uri, tracking)
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="drift-baseline-"))
     target.mkdir(parents=True, exist_ok=True)
-    expected = None
-    source = uri
-    if uri.startswith("models:/"):
-        # Resolved here, not by MLflow's models:/ repository, which reads the global registry URI.
-        version = _model_version(uri, tracking)
-        expected = (version.tags or {}).get(VERSION_TAG)
-        source = version.source
     try:
         with scoped_env({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):
-            local = Path(download_artifacts(artifact_uri=source, dst_path=str(target), tracking_uri=tracking))
+            local = Path(download_artifacts(artifact_uri=pin.source, dst_path=str(target), tracking_uri=tracking))
     except MlflowException as exc:
         raise ArtifactError(
             f"cannot download baseline {uri} from {tracking}: {exc.message.splitlines()[0]}. "
             "Check the name, alias or run id (and --tracking-uri / MLFLOW_TRACKING_URI)"
         ) from exc
     directory = find_baseline_dir(local)
-    if expected is not None:
-        import json
+    artifact.verify(directory, kind=KIND, supported_versions={FORMAT_VERSION},
+                    pin=artifact.Pin(pin.content_sha256, pin.digests, uri))
+    return directory, pin
 
-        actual = json.loads((directory / _MANIFEST).read_text()).get("content_sha256")
-        if actual != expected:
-            raise ArtifactError(
-                f"baseline {uri} does not match what was registered (manifest content {str(actual)[:12]}, "
-                f"registered {expected[:12]}); its artifacts were changed after registration. Re-register it"
-            )
-    return directory
+
+def registered_pin(uri: str, tracking_uri: str | None = None, *, client: Any = None) -> RegistrationPin:
+    """The content hash ``uri`` was registered with, read from the registering run's params.
+
+    ``models:/`` URIs go through the registry (the version's tag must agree with the
+    param, and its source must be the registering run's); ``runs:/`` and
+    ``mlflow-artifacts:/`` URIs name the run directly. A run that registered no baseline
+    pins nothing and is refused.
+    """
+    from mlflow import MlflowClient
+
+    from drift_tracking.integrations.mlflow_sink import default_tracking_uri
+
+    if client is None:
+        tracking = tracking_uri or default_tracking_uri()
+        client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
+    if uri.startswith("models:/"):
+        version = _model_version(uri, client)
+        registry = f"models:/{version.name}/{version.version}"
+        pin = _run_pin(client, version.run_id, uri, version.source, registry)
+        _check_version(version, pin, registry)
+        return pin
+    match = _RUNS_URI.match(uri) or (_RUN_IN_PATH.search(uri) if uri.startswith("mlflow-artifacts:") else None)
+    if match is None:
+        raise ArtifactError(
+            f"cannot tell which run registered baseline {uri}, so nothing pins its content: use models:/NAME@ALIAS, "
+            f"runs:/RUN_ID/{MODEL_ARTIFACT_PATH} or mlflow-artifacts:/EXPERIMENT/RUN_ID/artifacts/..., "
+            "or a local directory"
+        )
+    return _run_pin(client, match["run"], uri, uri, None)
+
+
+def _run_pin(client: Any, run_id: str | None, uri: str, source: str, registry: str | None) -> RegistrationPin:
+    import json
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        params = client.get_run(run_id).data.params if run_id else {}
+    except MlflowException as exc:
+        raise ArtifactError(f"baseline {uri}: its registering run {run_id} cannot be read ({exc.message.splitlines()[0]})") from exc
+    expected = params.get(CONTENT_PARAM)
+    if not expected:
+        raise ArtifactError(
+            f"baseline {uri} has no content hash recorded at registration (run {run_id} has no {CONTENT_PARAM!r} "
+            "param), so it cannot be verified: register it with `drift-tracking baseline build ... --register NAME` "
+            "(or register_baseline) and use the URI it prints"
+        )
+    try:
+        digests = json.loads(params.get(DIGESTS_PARAM) or "{}")
+    except json.JSONDecodeError:
+        digests = {}
+    return RegistrationPin(expected, source, uri, registry, digests if isinstance(digests, dict) else {})
+
+
+def _check_version(version: Any, pin: RegistrationPin, registry: str) -> None:
+    """A version's tag must repeat its run's pinned hash, and its files must be that run's."""
+    tag = (version.tags or {}).get(VERSION_TAG)
+    if tag != pin.content_sha256:
+        raise ArtifactError(
+            f"baseline {pin.where} ({registry}) was changed after registration: its {VERSION_TAG} tag is "
+            f"{str(tag)[:12]} but the registering run {version.run_id} recorded {pin.content_sha256[:12]}. "
+            "Restore the tag or re-register the baseline"
+        )
+    found = _RUN_IN_PATH.search(version.source or "") or _RUNS_URI.match(version.source or "")
+    if found is None or found["run"] != version.run_id:
+        raise ArtifactError(
+            f"baseline {pin.where} ({registry}) points at {version.source}, not at the artifacts of its registering "
+            f"run {version.run_id}: re-register the baseline"
+        )
 
 
 def find_baseline_dir(local: Path) -> Path:
@@ -187,9 +275,9 @@ class BaselineScorer:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from drift_tracking.embedding import Embedder
+            from drift_tracking.embedding import embedder_for_baseline
 
-            self._embedder = Embedder(self.baseline.identity_.name)
+            self._embedder = embedder_for_baseline(self.baseline.identity_)
         return self._embedder
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
@@ -255,6 +343,9 @@ def _save_pyfunc(baseline_dir: Path, tmp: Path) -> Path:
 
 
 def _params(baseline: Any) -> list[Any]:
+    """The run's params: facts people read, plus the pin every later download is checked against."""
+    import json
+
     from mlflow.entities import Param
 
     identity = baseline.identity_.to_dict()
@@ -266,19 +357,24 @@ def _params(baseline: Any) -> list[Any]:
         "embedding_model": identity["name"],
         "embedding_fingerprint": identity["fingerprint"],
         "embedding_dimension": identity["dimension"],
+        CONTENT_PARAM: baseline.manifest["content_sha256"],
     }
+    digests = json.dumps(artifact.digests(baseline.manifest), separators=(",", ":"), sort_keys=True)
+    if len(digests) <= _PARAM_MAX:  # else only the hash is pinned: a refusal cannot name the file
+        values[DIGESTS_PARAM] = digests
     return [Param(k, str(v)) for k, v in values.items()]
 
 
-def _model_version(uri: str, tracking_uri: str) -> Any:
-    """The registry's ModelVersion behind a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI."""
-    from mlflow import MlflowClient
+def _model_version(uri: str, client: Any) -> Any:
+    """The registry's ModelVersion behind a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI.
+
+    Resolved here, not by MLflow's models:/ repository, which reads the global registry URI.
+    """
     from mlflow.exceptions import MlflowException
 
     match = _MODELS_URI.match(uri)
     if match is None:
         raise ArtifactError(f"malformed model URI {uri!r}: use models:/NAME@ALIAS or models:/NAME/VERSION")
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
         if match["alias"]:
             version = client.get_model_version_by_alias(match["name"], match["alias"])
@@ -286,7 +382,7 @@ def _model_version(uri: str, tracking_uri: str) -> Any:
             version = client.get_model_version(match["name"], match["version"])
     except MlflowException as exc:
         raise ArtifactError(
-            f"baseline {uri} is not in the registry at {tracking_uri}: {exc.message.splitlines()[0]}. "
+            f"baseline {uri} is not in the registry at {client.tracking_uri}: {exc.message.splitlines()[0]}. "
             "Register one with `drift-tracking baseline build ... --register NAME --alias ALIAS`"
         ) from exc
     return version
