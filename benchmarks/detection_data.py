@@ -24,7 +24,8 @@ gradual        window i of k has an unseen share rising linearly from 0 to 40%
 
 Embeddings come from the bundled all-MiniLM-L6-v2 through drift-tracking's
 :class:`~drift_tracking.embedding.Embedder` and are cached as one ``.npy`` per text list,
-named by the model fingerprint and the sha256 of the texts, so reruns skip embedding.
+named by a hash of the model's files and the sha256 of the texts, so reruns skip
+embedding (and loading the model).
 """
 
 from __future__ import annotations
@@ -97,24 +98,31 @@ def load_corpus(data: Path, *, n_seen: int = 60, n_baseline: int = 5000, seed: i
 def embed_cached(texts: list[str], cache_dir: Path) -> tuple[np.ndarray, dict]:
     """Embeddings of ``texts`` with the bundled model, from ``cache_dir`` when already computed.
 
-    Returns the (n, 384) float32 array and the model identity as a dict.
+    The cache key is the sha256 of the bundled model's files and of the texts, so a hit
+    needs neither torch nor the model; the model identity is stored beside the vectors.
+    Returns the (n, d) float32 array and the model identity as a dict.
     """
-    from drift_tracking.embedding import Embedder
+    import json
 
-    embedder = Embedder(cache_dir=False)
-    identity = embedder.identity
+    from drift_tracking.embedding import Embedder, bundled_model_path, hash_model_files
+
+    weights = hash_model_files(bundled_model_path())[:16]
     digest = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()[:24]
-    path = cache_dir / f"{identity.fingerprint}-{digest}.npy"
-    if path.is_file():
+    path = cache_dir / f"{weights}-{digest}.npy"
+    meta = path.with_suffix(".json")
+    if path.is_file() and meta.is_file():
         x = np.load(path, allow_pickle=False)
-        if x.shape == (len(texts), identity.dimension):
-            return x, identity.to_dict()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+        identity = json.loads(meta.read_text())
+        if x.shape == (len(texts), identity["dimension"]):
+            return x, identity
+    embedder = Embedder(cache_dir=False)
     x = embedder.encode(texts, show_progress=False)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, x)
     tmp.replace(path)
-    return x, identity.to_dict()
+    meta.write_text(json.dumps(embedder.identity.to_dict()))
+    return x, embedder.identity.to_dict()
 
 
 @dataclass

@@ -53,8 +53,23 @@ def run(job: dict[str, Any], x: np.ndarray, check: Callable[[np.ndarray], dict[s
             out = check(w)
             seconds = out.pop("seconds", time.perf_counter() - start)  # a runner may time a part itself
             rows.append({**meta, **{k: _plain(v) for k, v in out.items()}, "seconds": seconds})
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     Path(job["out"]).write_text(json.dumps({"rows": rows, "peak_rss_mb": peak_mb, "versions": versions}))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, in MB.
+
+    ``VmHWM`` is reset by ``exec``; ``ru_maxrss`` is not (Linux carries the parent's peak
+    over), so it would report the launching process's memory for every runner.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _plain(value: Any) -> Any:
