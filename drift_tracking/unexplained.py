@@ -44,10 +44,10 @@ Cost: one ``(n_current x n_reference)`` distance product in blocks plus a partia
 after seeded subsampling to ``max_current`` and ``max_reference`` rows; the baseline's own
 leave-one-out scores depend on the baseline alone, so a caller that checks many windows
 passes them once as ``reference_scores`` (from :func:`reference_scores`). The scores are
-the same numbers :func:`drift_tracking.statistics.novel_clusters` computes for its
-cut-off (mean distance to the 3 nearest reference points, leave-one-out on the
-reference): given those, :func:`estimate_from_scores` does the rest in about a
-millisecond.
+the numbers :func:`drift_tracking.statistics.novel_clusters` computes (with the same
+helper) for its cut-off and its far points: mean distance to the 3 nearest reference
+points, leave-one-out on the reference. Given those, :func:`estimate_from_scores` does
+the rest in about a millisecond.
 """
 
 from __future__ import annotations
@@ -58,10 +58,11 @@ from typing import Any
 
 import numpy as np
 
+from drift_tracking.statistics import _as_float_array, _check_pair, _knn_distance, _positive_int, _subsample
+
 __all__ = ["UnexplainedResult", "best_bin", "estimate_from_scores", "reference_scores", "unexplained_share"]
 
 _GAMMA = 0.01
-_BLOCK = 2048
 _N_THRESHOLDS = 100
 
 
@@ -84,45 +85,6 @@ class UnexplainedResult:
     n_current: int
 
 
-def _as_matrix(x: Any, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D array (n_samples, dim), got shape {arr.shape}")
-    if arr.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float32, copy=False)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
-
-
-def _subsample(x: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
-    if x.shape[0] <= limit:
-        return x
-    return x[np.sort(rng.choice(x.shape[0], limit, replace=False))]
-
-
-def _knn_mean_distance(query: np.ndarray, points: np.ndarray, k: int, *, leave_one_out: bool) -> np.ndarray:
-    """Mean distance from each query row to its ``k`` nearest rows of ``points``.
-
-    With ``leave_one_out`` the query is ``points`` itself and each row's own entry is skipped.
-    Squared distances come from ||q||^2 + ||p||^2 - 2 q.p, one block of queries at a time.
-    """
-    p_sq = np.einsum("ij,ij->i", points, points)
-    out = np.empty(query.shape[0], dtype=np.float64)
-    for start in range(0, query.shape[0], _BLOCK):
-        q = query[start : start + _BLOCK]
-        d2 = q @ points.T
-        d2 *= -2.0
-        d2 += p_sq
-        if leave_one_out:
-            d2[np.arange(q.shape[0]), start + np.arange(q.shape[0])] = np.inf
-        nearest = np.partition(d2, k - 1, axis=1)[:, :k]
-        nearest += np.einsum("ij,ij->i", q, q)[:, None]
-        out[start : start + q.shape[0]] = np.sqrt(np.maximum(nearest, 0.0)).mean(axis=1)
-    return out
-
-
 def reference_scores(
     reference: Any, *, n_neighbors: int = 3, max_reference: int = 5000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,16 +94,15 @@ def reference_scores(
     ``max_reference`` at least their length; the subsample is the one
     :func:`unexplained_share` draws itself for the same ``seed``.
     """
-    ref = _as_matrix(reference, "reference")
+    ref = _as_float_array(reference, "reference").astype(np.float32, copy=False)
     k = _check_params(n_neighbors, max_reference, ref.shape[0])
     ref = _subsample(ref, max_reference, np.random.default_rng(seed))
-    return ref, _knn_mean_distance(ref, ref, k, leave_one_out=True)
+    return ref, _knn_distance(ref, ref, k, exclude_self=True)
 
 
 def _check_params(n_neighbors: int, max_reference: int, n_reference: int) -> int:
-    for name, value in (("n_neighbors", n_neighbors), ("max_reference", max_reference)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _positive_int(n_neighbors, "n_neighbors")
+    _positive_int(max_reference, "max_reference")
     if min(n_reference, max_reference) < n_neighbors + 1:
         raise ValueError(
             f"reference needs more than n_neighbors={n_neighbors} rows for leave-one-out scores, "
@@ -244,18 +205,16 @@ def unexplained_share(
     >>> unexplained_share(baseline, blob(0.0, 400)).share < 0.05
     True
     """
-    ref = _as_matrix(reference, "reference")
-    cur = _as_matrix(current, "current")
-    if ref.shape[1] != cur.shape[1]:
-        raise ValueError(f"dimension mismatch: reference has {ref.shape[1]} columns but current has {cur.shape[1]}")
-    if isinstance(max_current, bool) or not isinstance(max_current, (int, np.integer)) or max_current < 1:
-        raise ValueError(f"max_current must be a positive integer, got {max_current!r}")
+    ref, cur = (a.astype(np.float32, copy=False) for a in _check_pair(reference, current))
+    _positive_int(max_current, "max_current")
+    if not 0.0 < float(delta) < 1.0:  # checked again by estimate_from_scores; here before any work
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
     k = _check_params(n_neighbors, max_reference, ref.shape[0])
     rng = np.random.default_rng(seed)
     ref = _subsample(ref, max_reference, rng)
     cur = _subsample(cur, max_current, np.random.default_rng([seed, 1]))
     if reference_scores is None:
-        ref_scores = _knn_mean_distance(ref, ref, k, leave_one_out=True)
+        ref_scores = _knn_distance(ref, ref, k, exclude_self=True)
     else:
         ref_scores = np.asarray(reference_scores, dtype=np.float64)
         if ref_scores.shape != (ref.shape[0],):
@@ -263,4 +222,4 @@ def unexplained_share(
                 f"reference_scores must hold one score per reference row used ({ref.shape[0]}), "
                 f"got shape {ref_scores.shape}; compute them with reference_scores()"
             )
-    return estimate_from_scores(ref_scores, _knn_mean_distance(cur, ref, k, leave_one_out=False), delta=delta)
+    return estimate_from_scores(ref_scores, _knn_distance(cur, ref, k), delta=delta)
