@@ -50,6 +50,7 @@ class Detector:
     options: dict
     cap: dict[int, int]  # windows per cell at size n (missing: all; 0: not run)
     scenarios: tuple[str, ...] = ()  # only these scenarios (empty: all)
+    skip_note: str = "too slow"  # why a size with cap 0 is not run
 
     def python(self) -> Path:
         return Path(sys.executable) if self.venv is None else PEERS / ".venvs" / self.venv / "bin" / "python"
@@ -70,7 +71,8 @@ def detectors() -> list[Detector]:
         Detector("Evidently model", "run_evidently.py", "evidently", {}, large),
         Detector("alibi MMDDrift", "run_alibi.py", "alibi", {"detector": "mmd"}, mmd_cap, headline),
         Detector("alibi KSDrift", "run_alibi.py", "alibi", {"detector": "ks"}, large),
-        Detector("NannyML JS 10 PCs", "run_nannyml.py", "nannyml", {}, {10000: 0}),
+        Detector("NannyML JS 10 PCs", "run_nannyml.py", "nannyml", {}, {10000: 0},
+                 skip_note="a window as large as the baseline leaves no reference chunks"),
     ]
 
 
@@ -93,7 +95,7 @@ def run_cell(det: Detector, n: int, windows: list[Window], work: Path, common: d
     cell = _capped([w for w in windows if w.n == n and (not det.scenarios or w.scenario in det.scenarios)],
                    det.cap.get(n))
     if not cell:
-        return {"skipped": f"not run at n={n} (too slow)"}
+        return {"skipped": f"not run at n={n:,}: {det.skip_note}"}
     if not det.python().exists():
         return {"skipped": "not installed (run benchmarks/peers/setup.sh)"}
     tag = f"{det.name.replace(' ', '_')}-{n}"
@@ -127,7 +129,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="5 windows per cell (MMDDrift 3), n = 500 and 2,000 only")
     p.add_argument("--windows", type=int, default=20, help="windows per scenario and size (default 20)")
     p.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 10000])
-    p.add_argument("--only", nargs="+", help="run only these detectors (names as in the table)")
+    p.add_argument("--only", nargs="+",
+                   help="run only these detectors (names as in the table) and merge them into the existing results")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.quick:
@@ -156,7 +159,18 @@ def main(argv: list[str] | None = None) -> None:
             if args.only and det.name not in args.only:
                 continue
             results[det.name] = {n: run_cell(det, n, windows, work, common) for n in args.sizes}
+    if args.only:
+        results = {**previous_results(args), **results}
     write_outputs(args, corpus, windows, results, identity)
+
+
+def previous_results(args: argparse.Namespace) -> dict[str, dict[int, dict]]:
+    """The results of the last run with the same output name, so ``--only`` reruns merge into them."""
+    path = args.out / ("detection-quick.json" if args.quick else "detection.json")
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text())["results"]
+    return {det: {int(n): r for n, r in per_n.items()} for det, per_n in raw.items()}
 
 
 if __name__ == "__main__":
