@@ -122,6 +122,8 @@ def machine_lines(args: argparse.Namespace, corpus: Corpus, windows: list[Window
         f"(unseen: {', '.join(corpus.unseen_names)}); baseline {len(corpus.baseline_idx):,} train rows "
         f"of seen intents; held-out pool {len(corpus.held_out_idx):,} rows; strong mix triples "
         f"{', '.join(tripled_intents(corpus, args.seed))}",
+        *([f"- rows of {', '.join(args.only)} come from a later run (`--only`) merged into the previous "
+            "results; the load average above is that run's"] if args.only else []),
         f"- {args.windows} windows per scenario and size unless the cell says fewer; windows drawn with "
         "replacement (pool smaller than the window): "
         + (", ".join(f"{s} n={n:,}" for s, n in resampled) or "none"),
@@ -136,25 +138,31 @@ def write_plot(results: dict[str, dict[int, dict]], sizes: list[int], path: Path
     import matplotlib.pyplot as plt
 
     scenarios = ["clean", "unseen_05", "unseen_10", "unseen_20", "unseen_40"]
-    shares = [0, 5, 10, 20, 40]
-    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), sharey=True, squeeze=False)
+    shares = np.array([0, 5, 10, 20, 40])
+    names = [d for d in results if d != "unexplained_share"]
+    colours = {d: plt.get_cmap("tab10")(i) for i, d in enumerate(names)}
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 4.2), sharey=True, squeeze=False)
+    handles: dict[str, Any] = {}
     for ax, n in zip(axes[0], sizes):
-        for name, per_n in results.items():
-            rows = per_n.get(n, {}).get("rows")
-            if name == "unexplained_share" or not rows:
+        for name in names:
+            rows = results[name].get(n, {}).get("rows")
+            if not rows:
                 continue
-            rate = [np.mean([r["alarm"] for r in rows if r["scenario"] == s] or [np.nan]) for s in scenarios]
-            ax.plot(shares, rate, marker="o", label=name)
-            if "critical" in rows[0]:
-                crit = [np.mean([r["critical"] for r in rows if r["scenario"] == s] or [np.nan]) for s in scenarios]
-                ax.plot(shares, crit, marker="x", linestyle="--", label=f"{name} (critical)")
+            for key, style, label in (("alarm", "-o", name), ("critical", "--x", f"{name} (critical)")):
+                if key not in rows[0]:
+                    continue
+                rate = np.array([np.mean([r[key] for r in rows if r["scenario"] == s] or [np.nan]) for s in scenarios])
+                ok = ~np.isnan(rate)
+                (line,) = ax.plot(shares[ok], rate[ok], style, color=colours[name], label=label)
+                handles.setdefault(label, line)
         ax.set_title(f"n = {n:,}")
         ax.set_xlabel("unseen-intent share of the window (%)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("share of windows alarmed")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.suptitle("banking77: detection rate against unseen share")
-    fig.tight_layout()
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(4, len(handles)), fontsize=8)
+    fig.subplots_adjust(bottom=0.3)
+    fig.suptitle("banking77: detection rate against unseen share (0% = clean)")
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
