@@ -10,7 +10,7 @@ venv's python for a peer, this python for drift-tracking), builds itself once fr
 baseline, then checks every window; the time of each check (embedding excluded) and the
 process's peak memory are recorded. drift-tracking runs through its public API with
 defaults (``Baseline.fit`` + ``compare_embeddings``). ``unexplained_share`` is the
-estimate of :func:`drift_tracking.unexplained.unexplained_share` computed on the same
+estimate of :func:`drift_tracking.statistics.unexplained_share` computed on the same
 embeddings (an estimate, not a detector: its accuracy is reported, not alarms).
 
 Writes ``results/detection.md`` (table), ``results/detection.json`` (every window's

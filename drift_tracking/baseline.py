@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,22 +24,19 @@ import numpy as np
 from drift_tracking import artifact
 from drift_tracking.calibration import calibrate
 from drift_tracking.embedding import Embedder, ModelIdentity, checked_embeddings
+from drift_tracking.keywords import describe_clusters, word_counts
 from drift_tracking.errors import ArtifactError, ConfigError, DataError
 from drift_tracking.metrics import SidePair
-from drift_tracking.statistics import assign_nearest
+from drift_tracking.statistics import assign_nearest, knn_distance
 
 FORMAT_VERSION = 2  # 2: fitted labels and hyper-parameters are saved
 KIND = "drift-baseline"
 MIN_SAMPLES = 50
 _MAX_FIT_SAMPLES = 20_000
+_MIN_HELD_OUT_FIT = 1_000  # from this many rows on, 20% are held out of K-means for the cut-off
+_KNN_SAMPLE = 5_000
+_KNN_NEIGHBOURS = 3
 _NOVELTY_QUANTILE = 0.99
-_STOPWORDS = frozenset(
-    """a an and are as at be but by can could do does for from has have how i if in is it its me my
-    of on or our please so that the their them there this to was we what when where which who why
-    will with would you your yours i'm i've it's can't don't hi hello thanks thank get got need want
-    just any some also about into out up all not no""".split()
-)
-
 
 def default_n_clusters(n: int) -> int:
     """sqrt(n)/3 clusters, 4 to 50: ~15 for 2k samples, 33 for 10k, 50 from 22k on.
@@ -67,6 +62,9 @@ class Reference:
     projection_mean_: np.ndarray
     projection_components_: np.ndarray
     cluster_labels_: list[str] = field(default_factory=list)
+    knn_index_: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    knn_scores_: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    word_counts_: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_clusters(self) -> int:
@@ -79,21 +77,30 @@ class Reference:
     def assign(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return assign_nearest(x, self.centroids_)
 
+    @property
+    def knn_reference(self) -> np.ndarray:
+        """The rows novelty scores are measured against (a seeded sample of at most 5,000)."""
+        return self.embeddings_[self.knn_index_]
+
     def pair(self, window: np.ndarray, *, seed: int = 0) -> SidePair:
         """This reference and ``window`` as the pair every metric is computed on."""
-        return SidePair(self.embeddings_, window, self.centroids_, self.counts_, self.novelty_cutoff_, seed)
+        return SidePair(self.embeddings_, window, self.centroids_, self.counts_, self.novelty_cutoff_,
+                        self.knn_reference, self.knn_scores_[self.knn_index_], seed)
 
     # -- persistence ---------------------------------------------------------------
     def _save(self, directory: Path, prefix: str) -> dict[str, Any]:
         artifact.save_npy(directory / f"{prefix}_embeddings.npy", self.embeddings_)
         artifact.save_npy(directory / f"{prefix}_centroids.npy", self.centroids_)
         artifact.save_npy(directory / f"{prefix}_labels.npy", self.labels_.astype(np.int32))
+        artifact.save_npy(directory / f"{prefix}_knn_index.npy", self.knn_index_.astype(np.int64))
+        artifact.save_npy(directory / f"{prefix}_knn_scores.npy", self.knn_scores_.astype(np.float32))
         artifact.save_npy(directory / f"{prefix}_projection.npy", np.vstack([self.projection_mean_, self.projection_components_]))
         return {
             "n_clusters": self.n_clusters,
             "counts": self.counts_.tolist(),
             "novelty_cutoff": self.novelty_cutoff_,
             "cluster_labels": self.cluster_labels_,
+            "word_counts": self.word_counts_,
         }
 
     @classmethod
@@ -111,13 +118,22 @@ class Reference:
             projection_mean_=projection[0],
             projection_components_=projection[1:3],
             cluster_labels_=list(meta.get("cluster_labels", [])),
+            knn_index_=npy("knn_index").astype(np.int64),
+            knn_scores_=npy("knn_scores").astype(np.float32),
+            word_counts_={str(k): int(v) for k, v in meta.get("word_counts", {}).items()},
         )
 
 
 def fit_reference(
     embeddings: np.ndarray, texts: Sequence[str] | None = None, *, n_clusters: int | None = None, seed: int = 0
 ) -> Reference:
-    """K-means summary of one side: centroids, counts, labels, novelty cut-off, projection, keywords."""
+    """K-means summary of one side: centroids, counts, labels, novelty cut-off and scores, projection, keywords.
+
+    Cut-offs are measured out of sample: from 1,000 rows on, K-means is fitted on 80% of
+    them (at most 20,000) and the nearest-centroid cut-off is the 99th percentile of the
+    other 20%; every row's novelty score (mean distance to its 3 nearest rows of the
+    seeded k-NN sample) leaves the row itself out.
+    """
     from sklearn.cluster import KMeans
 
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -126,15 +142,14 @@ def fit_reference(
     if not 2 <= k <= n // 5:
         raise ConfigError(f"n_clusters must be between 2 and n/5 = {n // 5} for {n} samples, got {k}")
     order = np.random.default_rng(seed).permutation(n)
-    fit_idx = order[: min(n, _MAX_FIT_SAMPLES)]
+    fit_idx = order[: min(n if n < _MIN_HELD_OUT_FIT else n - n // 5, _MAX_FIT_SAMPLES)]
     centroids = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x[fit_idx]).cluster_centers_.astype(np.float32)
     labels, dist = assign_nearest(x, centroids)
-    # The cut-off comes from points K-means did not see when there are any: distances of
-    # fitted points are biased low, which would flag too many window points as novel.
     held_out = order[len(fit_idx) :]
-    cut_dist = dist[held_out] if len(held_out) >= 500 else dist
+    cut_dist = dist[held_out] if len(held_out) else dist  # in sample only for baselines under 1,000 rows
     mean = x.mean(axis=0)
     _, _, vt = np.linalg.svd(x[fit_idx[:5000]] - mean, full_matrices=False)
+    knn_index, knn_scores = _novelty_scores(x, seed)
     return Reference(
         embeddings_=x,
         centroids_=centroids,
@@ -144,31 +159,19 @@ def fit_reference(
         projection_mean_=mean.astype(np.float32),
         projection_components_=vt[:2].astype(np.float32),
         cluster_labels_=describe_clusters(texts, labels, k) if texts is not None else [""] * k,
+        knn_index_=knn_index,
+        knn_scores_=knn_scores,
+        word_counts_=dict(word_counts(texts)) if texts is not None else {},
     )
 
 
-def describe_clusters(texts: Sequence[str], labels: np.ndarray, k: int, top: int = 3) -> list[str]:
-    """Label each cluster with the words most over-represented in it (p_k * log(p_k / p)).
-
-    People read "refund order days" faster than "cluster 7"; the score favours words
-    frequent in the cluster and rare elsewhere.
-    """
-    per_cluster = [Counter() for _ in range(k)]
-    overall: Counter = Counter()
-    for text, label in zip(texts, labels):
-        words = [w for w in re.findall(r"[a-z][a-z']{2,}", text.lower()) if w not in _STOPWORDS]
-        per_cluster[int(label)].update(words)
-        overall.update(words)
-    total = sum(overall.values()) or 1
-    names = []
-    for counts in per_cluster:
-        size = sum(counts.values()) or 1
-        scored = sorted(
-            counts,
-            key=lambda w: -(counts[w] / size) * np.log((counts[w] / size) / (overall[w] / total)),
-        )
-        names.append(" ".join(scored[:top]))
-    return names
+def _novelty_scores(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k-NN sample (sorted row indices) and every row's leave-one-out score against it."""
+    n = x.shape[0]
+    sample = np.sort(np.random.default_rng([seed, 2]).choice(n, min(n, _KNN_SAMPLE), replace=False))
+    skip = np.full(n, -1, dtype=np.int64)
+    skip[sample] = np.arange(sample.size)
+    return sample, knn_distance(x, x[sample], _KNN_NEIGHBOURS, skip=skip).astype(np.float32)
 
 
 class Baseline:

@@ -466,7 +466,8 @@ def format_report(report: Any) -> str:
         lines.append("Novel clusters (no baseline neighbours):")
         for c in report.novel_clusters[:5]:
             example = c["examples"][0] if c.get("examples") else ""
-            lines.append(f"  #{c['id']:<3} {c['share']:>6.1%}  e.g. {example[:90]!r}")
+            label = f"{c['label']}: " if c.get("label") else ""
+            lines.append(f"  #{c['id']:<3} {c['share']:>6.1%}  {label}e.g. {example[:80]!r}")
     if report.retrain_recommended:
         lines.append(click.style(f"Retraining recommended: {report.retrain_reason}", bold=True))
     for w in report.warnings:

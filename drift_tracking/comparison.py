@@ -22,6 +22,7 @@ from drift_tracking.artifact import utc_now
 from drift_tracking.data import TextData
 from drift_tracking.embedding import Embedder, checked_embeddings, embedder_for_baseline
 from drift_tracking.errors import DataError
+from drift_tracking.keywords import describe_groups
 from drift_tracking.metrics import MIN_WINDOW
 from drift_tracking.policy import Policy
 from drift_tracking.report import DriftReport, Projection
@@ -67,10 +68,12 @@ def measure_side(
     for row in shift:
         if reference.cluster_labels_:
             row["label"] = reference.cluster_labels_[row["cluster"]]
+    novel = _with_examples(pair.novel.clusters, texts)
+    if texts is not None and reference.word_counts_:
+        labels = describe_groups(texts, pair.novel.labels, reference.word_counts_)
+        novel = [{**cluster, "label": labels.get(cluster["id"], "")} for cluster in novel]
     side = SideMeasurements(
-        metrics=registry.compute_all(pair),
-        cluster_shift=tuple(shift),
-        novel_clusters=tuple(_with_examples(pair.novel.clusters, texts)),
+        metrics=registry.compute_all(pair), cluster_shift=tuple(shift), novel_clusters=tuple(novel),
     )
     return side, pair
 

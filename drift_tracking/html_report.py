@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from drift_tracking import metrics as registry
 from drift_tracking import plots
 from drift_tracking.plots import _is_share, _num, _shift_rows, _threshold
-from drift_tracking.report import DriftReport
+from drift_tracking.report import DriftReport, label_text
 
 _TIER_STYLE = {  # background, text colour (Okabe-Ito, readable contrast)
     "ok": ("#009E73", "#ffffff"),
@@ -192,7 +192,8 @@ def _novel(report: DriftReport) -> list[dict[str, Any]]:
             facts.append(f"{ratio:.2g}x the baseline's usual distance")
         examples = [str(ex) for ex in c.get("examples") or []]
         examples = [t[:_MAX_EXAMPLE_CHARS] + "\u2026" if len(t) > _MAX_EXAMPLE_CHARS else t for t in examples]
-        out.append({"id": c.get("id"), "facts": ", ".join(facts), "examples": examples})
+        out.append({"id": c.get("id"), "label": label_text(c.get("label")), "facts": ", ".join(facts),
+                    "examples": examples})
     return out
 
 
@@ -232,6 +233,7 @@ def render_html(
     figures, figure_error = _figures(report, history, figures_png) if include_figures else ([], None)
     shift = _cluster_shift(report)
     novel_share = _num((report.metrics or {}).get("novel_cluster_share"))
+    unexplained = _num((report.metrics or {}).get("unexplained_share"))
     return _ENV.get_template("report.html").render(
         report=report,
         **_header(report),
@@ -244,6 +246,7 @@ def render_html(
         shift_rows=shift[:_MAX_SHIFT_ROWS],
         shift_hidden=max(len(shift) - _MAX_SHIFT_ROWS, 0),
         novel_share=novel_share if math.isfinite(novel_share) else None,
+        unexplained_share=unexplained if math.isfinite(unexplained) else None,
         novel_clusters=_novel(report),
         window_span=_window_span(report),
     )

@@ -30,6 +30,11 @@ from drift_tracking import statistics as st
 Direction = Literal["up", "down"]
 #: Fewest window points every metric is defined on (the classifier's folds, MMD's pairs).
 MIN_WINDOW = 20
+_MAX_SCORED = 5000  # window points given a novelty score
+_KNN_NEIGHBOURS = 3
+_FAR_QUANTILE = 0.99
+_MMD_SAMPLES = 1000  # per side: the permutation test's kernel matrix is (2 * 1000)^2
+_CLASSIFIER_SAMPLES = 1000  # per side, 3 folds: the AUC is reported, not decided on
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,11 @@ class SidePair:
     """One side (prompts or responses) of a comparison: reference and window embeddings.
 
     ``reference_counts`` are the reference's points per centroid and ``novelty_cutoff``
-    its 99th-percentile distance to the nearest centroid. Calibration compares a chunk of
-    the baseline to the rest, so it passes counts and a cut-off of the rest and the
-    chunk's ``assignment`` it already knows.
+    its 99th-percentile distance to the nearest centroid. ``knn_reference`` are the rows
+    novelty scores are measured against and ``knn_scores`` their own leave-one-out
+    scores. Calibration compares a chunk of the baseline to the rest, so it passes what it
+    already knows of the chunk: its ``known_assignment`` to centroids and its
+    ``known_scores`` (row positions in ``window`` and their novelty scores).
     """
 
     reference: np.ndarray
@@ -47,8 +54,11 @@ class SidePair:
     centroids: np.ndarray
     reference_counts: np.ndarray
     novelty_cutoff: float
+    knn_reference: np.ndarray
+    knn_scores: np.ndarray
     seed: int = 0
     known_assignment: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    known_scores: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @cached_property
     def assignment(self) -> tuple[np.ndarray, np.ndarray]:
@@ -62,12 +72,32 @@ class SidePair:
         return np.bincount(self.assignment[0], minlength=len(self.centroids))
 
     @cached_property
+    def window_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of a seeded sample of at most 5,000 window points, their novelty scores)."""
+        if self.known_scores is not None:
+            return self.known_scores
+        rows = np.random.default_rng([self.seed, 3]).permutation(len(self.window))[:_MAX_SCORED]
+        rows.sort()
+        window = np.asarray(self.window[rows], dtype=np.float32)
+        return rows, st.knn_distance(window, np.asarray(self.knn_reference, dtype=np.float32), _KNN_NEIGHBOURS)
+
+    @cached_property
+    def score_cutoff(self) -> float:
+        """The reference's own 99th-percentile novelty score: beyond it a point is far."""
+        return float(np.quantile(self.knn_scores, _FAR_QUANTILE))
+
+    @cached_property
     def novel(self) -> st.NovelClusterResult:
-        return st.novel_clusters(self.reference, self.window, seed=self.seed)
+        rows, scores = self.window_scores
+        return st.group_far_points(self.window, rows, scores, self.score_cutoff, seed=self.seed)
+
+    @cached_property
+    def unexplained(self) -> st.UnexplainedResult:
+        return st.estimate_from_scores(self.knn_scores, self.window_scores[1])
 
     @cached_property
     def mmd(self) -> st.MMDResult:
-        return st.mmd(self.reference, self.window, seed=self.seed)
+        return st.mmd(self.reference, self.window, max_samples=_MMD_SAMPLES, seed=self.seed)
 
 
 @dataclass(frozen=True)
@@ -80,8 +110,10 @@ class Metric:
     ``thresholds.mode = "fixed"``. ``floor`` bounds calibrated levels from below (a share
     whose null is exactly 0 would otherwise alarm on a single prompt). ``extreme`` is an
     absolute level past which drift is critical without waiting for persistence.
-    ``calibration_share`` is the fraction of null draws it is computed on (for costly
-    metrics whose levels the floor decides anyway).
+    ``null_level`` = (q, k) places the calibrated review level at max(q-quantile,
+    mean + k standard deviations) of the no-drift null. ``calibration_share`` is the
+    fraction of null draws it is computed on (for costly metrics whose levels the floor
+    decides anyway).
     """
 
     name: str
@@ -94,6 +126,7 @@ class Metric:
     fixed: tuple[float, float] | None = None
     floor: tuple[float, float] = (0.0, 0.0)
     extreme: float | None = None
+    null_level: tuple[float, float] = (0.99, 3.0)
     calibration_share: float = 1.0
     timeseries: bool = False
 
@@ -165,14 +198,14 @@ register(Metric(
     compute=lambda p: st.js_divergence(p.reference_counts, p.window_counts),
     title="Jensen-Shannon divergence of the cluster mix",
     reason="cluster mix shifted (Jensen-Shannon divergence {value:.3f} >= {level:.3f})",
-    decides=True, fixed=(0.15, 0.25), timeseries=True,
+    decides=True, fixed=(0.15, 0.25), floor=(0.02, 0.05), timeseries=True,
 ))
 register(Metric(
     "wasserstein",
     compute=lambda p: st.wasserstein(p.reference, p.window, seed=p.seed),
     title="Normalised Wasserstein distance",
     reason="embedding distribution moved (normalised Wasserstein {value:.3f} >= {level:.3f})",
-    decides=True, timeseries=True,
+    decides=True, floor=(0.08, 0.10), timeseries=True,
 ))
 register(Metric(
     "novel_cluster_share",
@@ -181,6 +214,13 @@ register(Metric(
     reason="{value:.0%} of prompts fall in clusters the baseline has never seen (>= {level:.0%})",
     share=True, decides=True, fixed=(0.30, 0.40), floor=(0.05, 0.10), extreme=EXTREME_SHARE,
     calibration_share=0.25, timeseries=True,
+))
+register(Metric(
+    "unexplained_share",
+    compute=lambda p: float(p.unexplained.share),
+    title="Share of the window the baseline does not explain (best-bin estimate)",
+    reason="about {value:.0%} of prompts are unlike anything in the baseline (>= {level:.0%})",
+    share=True, decides=True, fixed=(0.10, 0.20), extreme=EXTREME_SHARE, null_level=(0.95, 2.0), timeseries=True,
 ))
 register(Metric(
     "mmd",
@@ -197,7 +237,8 @@ register(Metric(
 ))
 register(Metric(
     "classifier_auc",
-    compute=lambda p: st.classifier_auc(p.reference, p.window, seed=p.seed),
+    compute=lambda p: st.classifier_auc(p.reference, p.window, max_samples=_CLASSIFIER_SAMPLES, n_folds=3,
+                                        seed=p.seed),
     title="Window-vs-baseline classifier ROC AUC",
     reason="a classifier tells window from baseline (ROC AUC {value:.2f} >= {level:.2f})",
     timeseries=True,

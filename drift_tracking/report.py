@@ -205,8 +205,8 @@ class DriftReport:
     def novel_prompt_rows(self) -> list[dict[str, Any]]:
         """Example prompts of each novel cluster, largest cluster first: what is new in the traffic."""
         return [
-            {"novel_cluster": c.get("id"), "cluster_share": c.get("share"), "cluster_size": c.get("size"),
-             "prompt": str(example)}
+            {"novel_cluster": c.get("id"), "label": label_text(c.get("label")), "cluster_share": c.get("share"),
+             "cluster_size": c.get("size"), "prompt": str(example)}
             for c in self.novel_clusters
             for example in (c.get("examples") or [])
         ]

@@ -95,13 +95,32 @@ def test_twenty_percent_novel_topics_are_flagged(baseline, embedder, window_size
     assert all(report.metrics[flagged[0]] > r.metrics[flagged[0]] for r in null_reports)
 
 
-def test_other_window_sizes_get_thresholds_re_derived_or_a_warning(baseline, pool, window_size):
-    small = calibrated_thresholds(baseline, 100)
-    assert small.detail.get("rederived") is True and small.detail["calibrated_window_size"] == 100
-    # smaller windows are noisier: their levels are higher
-    assert small.levels["js_divergence"].review > calibrated_thresholds(baseline, window_size).levels["js_divergence"].review
-    big = compare_embeddings(baseline, pool[: len(baseline) // 2 + 50])
-    assert any("cannot be re-calibrated" in w for w in big.warnings)
+def test_every_window_size_gets_levels_without_recalibrating(baseline, pool, window_size):
+    """Levels come from the calibrated grid: exact on it, interpolated between, extended beyond."""
+    before = json.dumps(baseline.calibration_, sort_keys=True)
+    sizes = [int(s) for s in baseline.calibration_["sizes"]]
+    assert window_size in sizes and min(sizes) <= 100 and len(sizes) >= 4
+    on_grid = calibrated_thresholds(baseline, 200)
+    between = calibrated_thresholds(baseline, 300)
+    beyond = calibrated_thresholds(baseline, len(baseline))  # a window as large as the baseline
+    assert (on_grid.detail["how"], between.detail["how"], beyond.detail["how"]) == ("calibrated", "interpolated",
+                                                                                    "extrapolated")
+    js = [t.levels["js_divergence"].review for t in (on_grid, between, beyond)]
+    wasserstein = [t.levels["wasserstein"].review for t in (on_grid, between, beyond)]
+    # smaller windows are noisier, so their levels are higher (down to the effect-size floor)
+    assert js[0] >= js[1] >= js[2] and wasserstein[0] >= wasserstein[1] >= wasserstein[2]
+    report = compare_embeddings(baseline, pool[: len(baseline) // 2 + 50])
+    assert report.thresholds["how"] == "extrapolated" and not report.warnings
+    assert json.dumps(baseline.calibration_, sort_keys=True) == before  # nothing derived into the baseline
+
+
+def test_interpolation_follows_a_power_law_between_grid_sizes():
+    from drift_tracking.calibration import _interpolate
+
+    # a level going as n^-1/2 is exact between and beyond two grid points
+    assert _interpolate(400, [100, 1600], [0.1, 0.025]) == pytest.approx(0.05)
+    assert _interpolate(6400, [100, 1600], [0.1, 0.025]) == pytest.approx(0.0125)
+    assert _interpolate(500, [100, 1000], [0.0, 0.0]) == 0.0  # a null of zeros stays zero
 
 
 def test_leaving_the_chunk_out_raises_the_null(baseline, window_size):

@@ -99,6 +99,23 @@ def test_projection_carries_each_points_novel_cluster(drifted_report):
         assert set(cluster["examples"]) <= member_texts
 
 
+def test_unexplained_share_reads_the_share_of_new_topics(drifted_report, healthy_report):
+    """40% of the drifted window's prompts come from topics the baseline never saw."""
+    assert drifted_report.metrics["unexplained_share"] == pytest.approx(0.40, abs=0.08)
+    assert healthy_report.metrics["unexplained_share"] <= 0.05
+
+
+def test_novel_clusters_are_labelled_with_the_words_that_are_new(drifted_report, drifted_window):
+    """Each novel cluster's label is made of words its members use and the baseline's prompts rarely do."""
+    labelled = [c for c in drifted_report.novel_clusters if c.get("label")]
+    assert labelled and len(labelled) == len(drifted_report.novel_clusters)
+    new_words = {w for s in drifted_window if s.novel for w in s.prompt.lower().split()}
+    for cluster in labelled:
+        assert any(word in new_words for word in cluster["label"].split()), cluster
+    rows = drifted_report.novel_prompt_rows()
+    assert rows and all(row["label"] for row in rows)
+
+
 def test_window_too_small(baseline, embedder):
     with pytest.raises(DataError, match="at least 20"):
         compare(baseline, ["where is my order?"] * 5, embedder=embedder)

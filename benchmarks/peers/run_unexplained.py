@@ -1,4 +1,4 @@
-"""The unexplained-share estimate (drift_tracking.unexplained) on each window.
+"""The unexplained-share estimate (drift_tracking.statistics.best_bin_estimation) on each window.
 
 The baseline's leave-one-out scores are computed once, as a baseline would store them
 (not timed); each check is ``unexplained_share`` with them: the window's distances to the
@@ -11,8 +11,8 @@ import time
 
 import drift_tracking
 import numpy as np
-from drift_tracking.statistics import _knn_distance
-from drift_tracking.unexplained import estimate_from_scores, reference_scores, unexplained_share
+from drift_tracking.statistics import knn_distance as _knn_distance
+from drift_tracking.statistics.best_bin_estimation import estimate_from_scores, reference_scores, unexplained_share
 
 from protocol import load_job, run
 

@@ -21,6 +21,9 @@ module                 question
                        (0.5 no, 1.0 perfectly)?
 ``novel_clusters``     :func:`novel_clusters`: which *new topics* appeared, with their
                        members so a person can read examples?
+``best_bin_estimation``  :func:`unexplained_share`: what share of the window does the
+                       baseline not explain (mixture-proportion estimation)?
+``nearest_neighbours``  :func:`knn_distance`: the novelty score the two above share.
 ``cluster_shift``      :func:`cluster_shift`: the per-cluster table behind the JS number.
 ``nearest_centroid``   :func:`assign_nearest`: the baseline cluster of each point.
 =====================  ==================================================================
@@ -35,22 +38,29 @@ argument.
 
 from __future__ import annotations
 
+from drift_tracking.statistics.best_bin_estimation import UnexplainedResult, estimate_from_scores, unexplained_share
 from drift_tracking.statistics.cluster_shift import cluster_shift
 from drift_tracking.statistics.domain_classifier import classifier_auc
 from drift_tracking.statistics.jensen_shannon import js_divergence
 from drift_tracking.statistics.mmd import MMDResult, mmd
 from drift_tracking.statistics.nearest_centroid import assign_nearest
-from drift_tracking.statistics.novel_clusters import NovelClusterResult, novel_clusters
+from drift_tracking.statistics.nearest_neighbours import knn_distance
+from drift_tracking.statistics.novel_clusters import NovelClusterResult, group_far_points, novel_clusters
 from drift_tracking.statistics.wasserstein import wasserstein
 
 __all__ = [
     "MMDResult",
     "NovelClusterResult",
+    "UnexplainedResult",
     "assign_nearest",
     "classifier_auc",
     "cluster_shift",
+    "estimate_from_scores",
+    "group_far_points",
     "js_divergence",
+    "knn_distance",
     "mmd",
     "novel_clusters",
+    "unexplained_share",
     "wasserstein",
 ]

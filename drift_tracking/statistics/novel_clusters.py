@@ -21,9 +21,9 @@ from threadpoolctl import threadpool_limits
 
 from drift_tracking.statistics._validation import check_pair, positive_int, subsample, subsample_indices
 from drift_tracking.statistics.nearest_centroid import nearest_unchecked
+from drift_tracking.statistics.nearest_neighbours import knn_distance
 
 _MAX_MEMBERS = 20
-_QUERY_BLOCK = 2048
 
 # A novel group: its K-means centre and its members (positions in the window's subsample).
 _Group = tuple[np.ndarray, np.ndarray]
@@ -100,10 +100,25 @@ def novel_clusters(
         a, n_neighbors, quantile, min_cluster_size, min_cluster_share, n_clusters, max_samples
     )
     sub, cur, dist, cutoff = _distances_to_reference(a, b, n_neighbors, quantile, max_samples, seed)
-    min_size = max(float(min_cluster_size), float(min_cluster_share) * b.shape[0])
-    groups = _dense_groups(cur, np.flatnonzero(dist > cutoff), b.shape[0], min_size, n_clusters, seed)
-    labels = _label_window(b, sub, cur, groups)
-    found = [_describe(gid, group, cur, sub, labels, dist, cutoff) for gid, group in enumerate(groups)]
+    return group_far_points(b, sub, dist, cutoff, min_cluster_size=min_cluster_size,
+                            min_cluster_share=min_cluster_share, n_clusters=n_clusters, seed=seed)
+
+
+def group_far_points(
+    current: np.ndarray, sub: np.ndarray, scores: np.ndarray, cutoff: float, *, min_cluster_size: int = 5,
+    min_cluster_share: float = 0.01, n_clusters: int | None = None, seed: int = 0,
+) -> NovelClusterResult:
+    """Steps 2-3 of :func:`novel_clusters` on scores computed elsewhere.
+
+    ``sub`` are the window rows the novelty ``scores`` (d(x), same order) were computed
+    for, ``cutoff`` the reference's leave-one-out quantile. A check passes the scores it
+    shares with :func:`~drift_tracking.statistics.unexplained_share`.
+    """
+    cur = np.asarray(current[sub], dtype=np.float32)
+    min_size = max(float(min_cluster_size), float(min_cluster_share) * current.shape[0])
+    groups = _dense_groups(cur, np.flatnonzero(scores > cutoff), current.shape[0], min_size, n_clusters, seed)
+    labels = _label_window(current, sub, cur, groups)
+    found = [_describe(gid, group, cur, sub, labels, scores, cutoff) for gid, group in enumerate(groups)]
     return _largest_first(labels, found, cutoff)
 
 
@@ -134,30 +149,8 @@ def _distances_to_reference(
     sub = subsample_indices(b.shape[0], max_samples, rng)
     cur = b[sub].astype(np.float32)
     k = min(n_neighbors, ref.shape[0] - 1)
-    cutoff = float(np.quantile(_knn_distance(ref, ref, k, exclude_self=True), quantile))
-    return sub, cur, _knn_distance(cur, ref, k), cutoff
-
-
-def _knn_distance(query: np.ndarray, points: np.ndarray, k: int, *, exclude_self: bool = False) -> np.ndarray:
-    """Mean Euclidean distance from each query row to its ``k`` nearest rows of ``points``.
-
-    Squared distances come from one matrix product per block of 2048 queries (memory
-    ``2048 * len(points)`` floats); with ``exclude_self`` the query block is a slice of
-    ``points`` starting at the same row and its own entry is skipped (leave-one-out).
-    """
-    p_sq = np.einsum("ij,ij->i", points, points)
-    out = np.empty(query.shape[0], dtype=np.float64)
-    for start in range(0, query.shape[0], _QUERY_BLOCK):
-        q = query[start : start + _QUERY_BLOCK]
-        d2 = q @ points.T
-        d2 *= -2
-        d2 += p_sq[None, :]
-        d2 += np.einsum("ij,ij->i", q, q)[:, None]
-        if exclude_self:
-            d2[np.arange(q.shape[0]), start + np.arange(q.shape[0])] = np.inf
-        nearest = np.partition(d2, k - 1, axis=1)[:, :k]
-        out[start : start + q.shape[0]] = np.sqrt(np.maximum(nearest, 0)).mean(axis=1)
-    return out
+    cutoff = float(np.quantile(knn_distance(ref, ref, k, exclude_self=True), quantile))
+    return sub, cur, knn_distance(cur, ref, k), cutoff
 
 
 def _dense_groups(

@@ -48,7 +48,8 @@ after seeded subsampling to ``max_current`` and ``max_reference`` rows; the base
 leave-one-out scores depend on the baseline alone, so a caller that checks many windows
 passes them once as ``reference_scores`` (from :func:`reference_scores`). The scores are
 the numbers :func:`drift_tracking.statistics.novel_clusters` computes (with the same
-helper) for its cut-off and its far points: mean distance to the 3 nearest reference
+helper, :func:`~drift_tracking.statistics.nearest_neighbours.knn_distance`) for its
+cut-off and its far points: mean distance to the 3 nearest reference
 points, leave-one-out on the reference. Given those, :func:`estimate_from_scores` does
 the rest in about a millisecond (1.5 ms measured at n = 2,000; the whole function with
 precomputed reference scores took a median 0.37 s there, on 2 cores shared at load ~6,
@@ -63,7 +64,8 @@ from typing import Any
 
 import numpy as np
 
-from drift_tracking.statistics import _as_float_array, _check_pair, _knn_distance, _positive_int, _subsample
+from drift_tracking.statistics._validation import as_float_array, check_pair, positive_int, subsample
+from drift_tracking.statistics.nearest_neighbours import knn_distance
 
 __all__ = ["UnexplainedResult", "best_bin", "estimate_from_scores", "reference_scores", "unexplained_share"]
 
@@ -99,15 +101,15 @@ def reference_scores(
     ``max_reference`` at least their length; the subsample is the one
     :func:`unexplained_share` draws itself for the same ``seed``.
     """
-    ref = _as_float_array(reference, "reference").astype(np.float32, copy=False)
+    ref = as_float_array(reference, "reference").astype(np.float32, copy=False)
     k = _check_params(n_neighbors, max_reference, ref.shape[0])
-    ref = _subsample(ref, max_reference, np.random.default_rng(seed))
-    return ref, _knn_distance(ref, ref, k, exclude_self=True)
+    ref = subsample(ref, max_reference, np.random.default_rng(seed))
+    return ref, knn_distance(ref, ref, k, exclude_self=True)
 
 
 def _check_params(n_neighbors: int, max_reference: int, n_reference: int) -> int:
-    _positive_int(n_neighbors, "n_neighbors")
-    _positive_int(max_reference, "max_reference")
+    positive_int(n_neighbors, "n_neighbors")
+    positive_int(max_reference, "max_reference")
     if min(n_reference, max_reference) < n_neighbors + 1:
         raise ValueError(
             f"reference needs more than n_neighbors={n_neighbors} rows for leave-one-out scores, "
@@ -210,16 +212,16 @@ def unexplained_share(
     >>> unexplained_share(baseline, blob(0.0, 400)).share < 0.05
     True
     """
-    ref, cur = (a.astype(np.float32, copy=False) for a in _check_pair(reference, current))
-    _positive_int(max_current, "max_current")
+    ref, cur = (a.astype(np.float32, copy=False) for a in check_pair(reference, current))
+    positive_int(max_current, "max_current")
     if not 0.0 < float(delta) < 1.0:  # checked again by estimate_from_scores; here before any work
         raise ValueError(f"delta must be in (0, 1), got {delta!r}")
     k = _check_params(n_neighbors, max_reference, ref.shape[0])
     rng = np.random.default_rng(seed)
-    ref = _subsample(ref, max_reference, rng)
-    cur = _subsample(cur, max_current, np.random.default_rng([seed, 1]))
+    ref = subsample(ref, max_reference, rng)
+    cur = subsample(cur, max_current, np.random.default_rng([seed, 1]))
     if reference_scores is None:
-        ref_scores = _knn_distance(ref, ref, k, exclude_self=True)
+        ref_scores = knn_distance(ref, ref, k, exclude_self=True)
     else:
         ref_scores = np.asarray(reference_scores, dtype=np.float64)
         if ref_scores.shape != (ref.shape[0],):
@@ -227,4 +229,4 @@ def unexplained_share(
                 f"reference_scores must hold one score per reference row used ({ref.shape[0]}), "
                 f"got shape {ref_scores.shape}; compute them with reference_scores()"
             )
-    return estimate_from_scores(ref_scores, _knn_distance(cur, ref, k), delta=delta)
+    return estimate_from_scores(ref_scores, knn_distance(cur, ref, k), delta=delta)

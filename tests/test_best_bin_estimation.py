@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drift_tracking.unexplained import estimate_from_scores, reference_scores, unexplained_share
+from drift_tracking.statistics.best_bin_estimation import estimate_from_scores, reference_scores, unexplained_share
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
