@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from drift_tracking import artifact, samples
+from drift_tracking import artifact
+from drift_tracking import demo as samples
 from drift_tracking.baseline import Baseline
 from drift_tracking.cli import main
 from drift_tracking.errors import ArtifactError
