@@ -49,7 +49,7 @@ def log_evaluation(client: Any, experiment_id: str, report: Any, name: str | Non
 def local_baseline(path: str) -> Any:
     """What an evaluation records of a local baseline directory: its manifest, path and URI."""
     manifest = json.loads((Path(path) / "manifest.json").read_text())
-    return SimpleNamespace(manifest=manifest, metadata={"uri": str(path)}, path=Path(path))
+    return SimpleNamespace(manifest=manifest, uri=str(path), registry_version=None, path=Path(path))
 
 
 def register_versions(client: Any, experiment_id: str, prefix: str, n: int) -> str:

@@ -149,7 +149,7 @@ def test_check_with_a_local_folder_baseline_names_the_fix(local_model, baseline,
                                                           monkeypatch):
     from click.testing import CliRunner
 
-    from drift_tracking import samples
+    from drift_tracking import demo as samples
     from drift_tracking.baseline import Baseline
     from drift_tracking.cli import main
 

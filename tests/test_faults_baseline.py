@@ -26,14 +26,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from drift_tracking import artifact, samples
+from drift_tracking import artifact
+from drift_tracking import demo as samples
 from drift_tracking.baseline import Baseline
 from drift_tracking.cli import main
 from drift_tracking.errors import ArtifactError
 
 FILES = (
     "fit.json", "texts.parquet", "prompts_embeddings.npy", "prompts_centroids.npy", "prompts_projection.npy",
-    "responses_embeddings.npy", "responses_centroids.npy", "responses_projection.npy",
+    "prompts_labels.npy", "responses_embeddings.npy", "responses_centroids.npy", "responses_projection.npy",
+    "responses_labels.npy",
 )
 FIELDS = (
     "kind", "format_version", "integrity", "created_at", "seed", "source", "n_samples", "has_responses",

@@ -138,8 +138,8 @@ def test_evaluation_against_an_edited_baseline_is_refused(client, mlflow_server,
     client.set_registered_model_alias(name, "champion", "1")
     report = compare(edited_baseline, [s.prompt for s in drifted_window], embedder=embedder)
     if named_by == "evaluation":  # it claims the registered baseline, but its content is the edited one
-        claimed = SimpleNamespace(manifest=edited_baseline.manifest, path=None,
-                                  metadata={"uri": registered.uri, "registry_version": registered.version_uri})
+        claimed = SimpleNamespace(manifest=edited_baseline.manifest, path=None, uri=registered.uri,
+                                  registry_version=registered.version_uri)
         log_evaluation(client, experiment_id, report, name, "2", baseline=claimed)
         args = []
     else:
