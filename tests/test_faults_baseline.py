@@ -34,8 +34,9 @@ from drift_tracking.errors import ArtifactError
 
 FILES = (
     "fit.json", "texts.parquet", "prompts_embeddings.npy", "prompts_centroids.npy", "prompts_projection.npy",
-    "prompts_labels.npy", "responses_embeddings.npy", "responses_centroids.npy", "responses_projection.npy",
-    "responses_labels.npy",
+    "prompts_labels.npy", "prompts_knn_index.npy", "prompts_knn_scores.npy", "responses_embeddings.npy",
+    "responses_centroids.npy", "responses_projection.npy", "responses_labels.npy", "responses_knn_index.npy",
+    "responses_knn_scores.npy",
 )
 FIELDS = (
     "kind", "format_version", "integrity", "created_at", "seed", "source", "n_samples", "has_responses",
