@@ -263,7 +263,7 @@ def test_without_a_key_the_gate_trusts_no_logged_evaluation(client, mlflow_serve
     with pytest.raises(GateError, match="trusts no logged evaluation"):
         Gate(client=client).promote(name, "1", alias="prod")
 
-    window = samples.write(healthy_window, session_tmp / "gate-nokey-window.jsonl")
+    window = demo.write(healthy_window, session_tmp / "gate-nokey-window.jsonl")
     result = _promote(mlflow_server, "--model", name, "--version", "1", "--alias", "prod",
                       "--baseline", str(baseline.path), "--window", str(window), "--response-column", "response")
     assert result.exit_code == 0, result.output
