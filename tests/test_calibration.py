@@ -136,11 +136,17 @@ def test_leaving_the_chunk_out_raises_the_null(baseline, window_size):
 
 
 def test_levels_from_null_follow_the_documented_rule():
-    review, critical, _ = levels_from_null("js_divergence", [0.01] * 50 + [0.02] * 50)
-    sd = float(np.std([0.01] * 50 + [0.02] * 50, ddof=1))
+    values = [0.01] * 50 + [0.02] * 50
+    sd = float(np.std(values, ddof=1))
+    review, critical, extreme = levels_from_null("a_metric_without_a_spec", values)
     assert review == pytest.approx(0.015 + 3 * sd, abs=1e-6)
     assert critical == pytest.approx(review + 3 * sd, abs=1e-6)
+    assert extreme == pytest.approx(max(critical + 12 * sd, 2 * critical), abs=1e-6)
+    # a spec's floor holds when the null is tighter than the effect worth a look
+    assert levels_from_null("js_divergence", [v / 10 for v in values])[:2] == (0.02, 0.05)
     assert levels_from_null("novel_cluster_share", [0.0] * 20) == (0.05, 0.10, 0.30)
+    # the unexplained share's review level is the null's mean + 2 sd (its spec's null_level)
+    assert levels_from_null("unexplained_share", values)[0] == pytest.approx(0.015 + 2 * sd, abs=1e-6)
 
 
 def test_calibrating_a_window_over_half_the_baseline_is_refused(baseline):
