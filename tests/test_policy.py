@@ -136,9 +136,9 @@ def test_extreme_drift_is_critical_without_history():
     assert report.tier == "critical" and "extreme" in " ".join(report.tier_reasons)
 
 
-def test_retrain_when_novel_share_stays_above_thirty_percent():
+def test_retrain_when_unexplained_share_stays_above_thirty_percent():
     policy = Policy(mode="fixed", levels=LEVELS)
-    high = {"js_divergence": 0.01, "novel_cluster_share": 0.35}
+    high = {"js_divergence": 0.01, "novel_cluster_share": 0.0, "unexplained_share": 0.35}
     first = _decide(high, policy=policy)
     assert not first.retrain_recommended  # one window is not "stays"
     second = _decide(high, history=[first.to_dict()], policy=policy)
