@@ -154,7 +154,7 @@ def compare(
         history=history, quality=quality.signals(baseline) if quality is not None else None,
     )
     report.invalid_rows = invalid
-    report.warnings = warnings + report.warnings
+    report.warnings = warnings + ([invalid["warning"]] if invalid.get("warning") else []) + report.warnings
     if responses is not None and baseline.responses is None:
         report.warnings.append("the baseline has no responses: response drift was not measured")
     return report
