@@ -194,9 +194,10 @@ def _identity_of(window: "Sequence[str] | TextData", info: dict[str, Any]) -> di
     return window_identity(list(prompts), start, end)
 
 
-def _same_window(record: dict[str, Any], identity: dict[str, Any]) -> bool:
+def _identity_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What tells a record's window apart, or None for records written before identities."""
     known = (record.get("window") or {}).get("identity")
-    return isinstance(known, dict) and all(known.get(k) == identity[k] for k in ("content_sha256", "start", "end"))
+    return (known.get("content_sha256"), known.get("start"), known.get("end")) if isinstance(known, dict) else None
 
 
 def distinct_windows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -207,8 +208,7 @@ def distinct_windows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: set[tuple[Any, ...]] = set()
     out = []
     for record in records:
-        known = (record.get("window") or {}).get("identity")
-        key = (known.get("content_sha256"), known.get("start"), known.get("end")) if isinstance(known, dict) else None
+        key = _identity_key(record)
         if key is not None and key in seen:
             continue
         if key is not None:
@@ -345,7 +345,9 @@ class Monitor:
         Under the history's lock: read what any process recorded, recognise a window
         already recorded, choose the next index, decide, append. A repeated window is
         decided with the history it had the first time and keeps its index; it gets a
-        warning and is not appended.
+        warning and is not appended. The lock is held while the window is embedded and
+        compared: a second check started meanwhile must decide with this one's record, and
+        on the same machine the two would share the same cores anyway.
         """
         from drift_tracking.comparison import compare
 
@@ -353,10 +355,12 @@ class Monitor:
         if self.strict:
             _refuse_mostly_invalid(window, info.get("name") or info.get("source") or "the window")
         info["identity"] = _identity_of(window, info)
+        key = _identity_key({"window": info})
         with self._locked() as records:
             self.records = records
-            first = next((r for r in records if _same_window(r, info["identity"])), None)
-            earlier = distinct_windows(records[: records.index(first)] if first is not None else records)
+            position = next((i for i, r in enumerate(records) if _identity_key(r) == key), None)
+            first = records[position] if position is not None else None
+            earlier = distinct_windows(records[:position] if position is not None else records)
             info["index"] = (first.get("window") or {}).get("index") if first is not None else self._index_for(
                 info.get("index"))
             report = compare(

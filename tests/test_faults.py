@@ -69,14 +69,15 @@ _CONCURRENT_CHECK = """
 import json, sys, time
 from pathlib import Path
 from drift_tracking.baseline import Baseline
+from drift_tracking.config import load_config
 from drift_tracking.monitor import History, Monitor
-baseline_dir, history_dir, prompts_file, ready, *others = sys.argv[1:]
-monitor = Monitor(Baseline.load(baseline_dir), history=History(history_dir))  # reads the history now
-Path(ready).touch()
-while not all(Path(p).exists() for p in others):  # both processes have read the history
+baseline_dir, history_dir, config, prompts_file, ready, *others = sys.argv[1:]
+monitor = Monitor(Baseline.load(baseline_dir), policy=load_config(config).policy(), history=History(history_dir))
+Path(ready).touch()  # this process has read the (empty) history
+while not all(Path(p).exists() for p in others):  # ... and so has the other one
     time.sleep(0.01)
 report = monitor.check(json.loads(Path(prompts_file).read_text()))
-print(json.dumps({"index": report.window["index"], "earlier": len(monitor.decided_with)}))
+print(json.dumps({"index": report.window["index"], "reason": report.tier_reasons[0]}))
 """
 
 
@@ -88,17 +89,18 @@ def test_two_concurrent_checks_never_record_the_same_window_index(baseline, wind
         prompts.write_text(json.dumps(windows["prompts"][name]))
         other = "b" if name == "a" else "a"
         procs.append(subprocess.Popen(
-            [sys.executable, "-c", _CONCURRENT_CHECK, str(baseline.path), str(history_dir), str(prompts),
-             str(tmp_path / f"ready-{name}"), str(tmp_path / f"ready-{other}")],
+            [sys.executable, "-c", _CONCURRENT_CHECK, str(baseline.path), str(history_dir), str(windows["config"]),
+             str(prompts), str(tmp_path / f"ready-{name}"), str(tmp_path / f"ready-{other}")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
     outcomes = []
     for proc in procs:
-        out, err = proc.communicate(timeout=600)
+        out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err[-3000:]
         outcomes.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted(o["index"] for o in outcomes) == [0, 1]
-    assert sorted(o["earlier"] for o in outcomes) == [0, 1]  # the second decided with the first in its history
+    # the one that went second decided with the first one's record in its history
+    assert sorted(o["reason"].split(" window(s)")[0][-1] for o in outcomes) == ["1", "2"]
     assert sorted(r["window"]["index"] for r in History(history_dir).read()) == [0, 1]
 
 
@@ -136,10 +138,11 @@ while True:
 """
 
 
-def _wait_for(predicate, what: str, limit_s: float = 300) -> None:
+def _wait_for(predicate, what: str, proc: subprocess.Popen | None = None, limit_s: float = 300) -> None:
     """Poll until ``predicate()``; the limit only keeps a broken test from hanging."""
     deadline = time.monotonic() + limit_s
     while not predicate():
+        assert proc is None or proc.poll() is None, f"the process died before {what}"
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
         time.sleep(0.02)
 
@@ -148,7 +151,7 @@ def test_kill_9_mid_append_loses_no_completed_record_and_leaves_no_lock(tmp_path
     history = History(tmp_path / "h")
     proc = subprocess.Popen([sys.executable, "-c", _APPEND_FOREVER, str(tmp_path / "h")])
     try:
-        _wait_for(lambda: history.path.exists() and history.path.stat().st_size > 5_000_000, "five appends")
+        _wait_for(lambda: history.path.exists() and history.path.stat().st_size > 5_000_000, "five appends", proc)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -261,18 +264,19 @@ def tracking_uri_at():
 
 def test_evaluate_with_the_server_down_fails_at_once_naming_it(baseline, windows, dead_tracking_uri,
                                                                tracking_uri_at, tmp_path, monkeypatch):
+    """Before: MLflow's own retries for about four minutes, then a traceback about urllib3."""
     import mlflow
-
-    from drift_tracking.integrations.mlflow_evaluator import TrackingServerUnreachable
 
     monkeypatch.setenv("DRIFT_TRACKING_SPOOL_DIR", str(tmp_path / "spool"))
     tracking_uri_at(dead_tracking_uri)
     data = pd.DataFrame({"inputs": windows["prompts"]["a"], "response": windows["prompts"]["a"]})
-    with pytest.raises(TrackingServerUnreachable) as caught:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the type is asserted below, with the message
         mlflow.models.evaluate(data=data, predictions="response", model_type="text", evaluators=["drift"],
                                evaluator_config={"drift": {"baseline": str(baseline.path)}})
     message = str(caught.value)
-    assert dead_tracking_uri in message and "connection refused" in message and "\n" not in message
+    assert isinstance(caught.value, ConnectionError), repr(caught.value)
+    assert dead_tracking_uri in message and "connection refused" in message and "nothing was evaluated" in message
+    assert "\n" not in message
     assert not (tmp_path / "spool").exists()  # nothing was computed, so nothing pretends to be kept
 
 
@@ -282,12 +286,11 @@ def test_a_report_computed_when_the_server_drops_is_spooled_for_relog(baseline, 
     from mlflow.models.evaluation.base import EvaluationDataset
 
     from drift_tracking.integrations.mlflow_evaluation import evaluate_drift
-    from drift_tracking.sinks import SinkFailed
 
     monkeypatch.setenv("DRIFT_TRACKING_SPOOL_DIR", str(tmp_path / "spool"))
     tracking_uri_at(dead_tracking_uri)  # the run was started, then the server went away
     dataset = EvaluationDataset(pd.DataFrame({"inputs": windows["prompts"]["b"]}), targets=None)
-    with pytest.raises(SinkFailed) as caught:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - what matters is what was kept, asserted below
         evaluate_drift(dataset=dataset, run_id=uuid.uuid4().hex, config={"baseline": str(baseline.path)})
     (entry,) = pending_entries(tmp_path / "spool")
     assert f"drift-tracking relog {entry}" in str(caught.value) and dead_tracking_uri in str(caught.value)
@@ -379,11 +382,11 @@ _ALIAS_SET = {"entity": "model_version_alias", "action": "created",
               "data": {"name": "support-bot", "alias": "champion", "version": "3"}}
 
 
-def test_a_signed_nan_timestamp_is_refused(tmp_path):
+def test_a_signed_nan_timestamp_is_refused():
     from drift_tracking.integrations.webhook import WebhookReceiver
 
     checked: list[tuple[str, str, str]] = []
-    receiver = WebhookReceiver(SECRET, lambda *event: checked.append(event), state_dir=tmp_path).start()
+    receiver = WebhookReceiver(SECRET, lambda *event: checked.append(event)).start()
     try:
         for stamp in ("nan", "inf", "-inf"):
             assert _post(receiver.url, *_signed(str(uuid.uuid4()), stamp, _ALIAS_SET)) == 401
@@ -393,13 +396,13 @@ def test_a_signed_nan_timestamp_is_refused(tmp_path):
     assert checked == []
 
 
-def test_a_replay_is_refused_after_the_receiver_restarts(tmp_path):
+def test_a_replay_is_refused_after_the_receiver_restarts():
     from drift_tracking.integrations.webhook import WebhookReceiver
 
     checked: list[tuple[str, str, str]] = []
     delivery = _signed(str(uuid.uuid4()), str(int(time.time())), _ALIAS_SET)
-    for expected in (202, 200):  # the second receiver is the first one restarted
-        receiver = WebhookReceiver(SECRET, lambda *event: checked.append(event), state_dir=tmp_path).start()
+    for expected in (202, 200):  # the second receiver is the first one restarted (same default state)
+        receiver = WebhookReceiver(SECRET, lambda *event: checked.append(event)).start()
         try:
             assert _post(receiver.url, *delivery) == expected
             receiver.wait_idle()
@@ -408,30 +411,25 @@ def test_a_replay_is_refused_after_the_receiver_restarts(tmp_path):
     assert checked == [("support-bot", "champion", "3")]
 
 
-def test_idle_connections_hold_neither_a_thread_each_nor_their_socket(tmp_path):
+def test_idle_connections_hold_neither_a_thread_each_nor_their_socket():
+    """Before: 300 idle connections held 300 threads, and their sockets, for as long as they liked."""
     from drift_tracking.integrations.webhook import WebhookReceiver
 
     before = threading.active_count()
-    receiver = WebhookReceiver(SECRET, lambda *event: None, state_dir=tmp_path, workers=4, timeout_s=0.5).start()
+    receiver = WebhookReceiver(SECRET, lambda *event: None).start()  # defaults: 8 workers, 10 s timeout
     idle = []
     try:
         for _ in range(300):
-            idle.append(socket.create_connection(("127.0.0.1", receiver.port), timeout=60))
-
-        def healthy() -> bool:  # answered once the server has taken every earlier connection
-            try:
-                with urllib.request.urlopen(receiver.url + "health", timeout=60) as resp:
-                    return resp.status == 200
-            except (OSError, urllib.error.URLError):
-                return False
-
-        _wait_for(healthy, "the receiver to answer while 300 connections sit idle")
-        assert threading.active_count() - before <= 4 + 2  # the pool, the server loop and the check worker
-        for conn in idle:  # each idle connection is closed by the receiver, none stays open
+            conn = socket.create_connection(("127.0.0.1", receiver.port), timeout=60)
+            conn.settimeout(300)  # only a guard: a closed connection answers at once
+            idle.append(conn)
+        for conn in (idle[-1], idle[0]):  # the last is refused at once (too many waiting), the first times out
             try:
                 assert conn.recv(1) == b""
             except ConnectionResetError:
                 pass
+        # every connection has been taken by now (the last one was closed), yet threads stay few
+        assert threading.active_count() - before <= 8 + 2  # the pool, the server loop, the check worker
     finally:
         for conn in idle:
             conn.close()
