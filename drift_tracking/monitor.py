@@ -27,11 +27,16 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drift_tracking.comparison import decide_report, measure_texts
+from drift_tracking.data import TextData
+from drift_tracking.embedding import Embedder
 from drift_tracking.errors import ConfigError, DataError
+from drift_tracking.metrics import MIN_WINDOW
+from drift_tracking.policy import Policy
 
 try:
     import fcntl
@@ -42,20 +47,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from drift_tracking.baseline import Baseline
-    from drift_tracking.data import TextData
-    from drift_tracking.embedding import Embedder
-    from drift_tracking.policy import Policy
     from drift_tracking.quality import QualityInputs
     from drift_tracking.report import DriftReport
 
 HISTORY_FILE = "drift_history.jsonl"
-# What a history line keeps of a report: enough to decide persistence and to plot a
-# time series, without the per-cluster tables and example texts.
-_HISTORY_FIELDS = (
-    "window", "tier", "drift_signal", "drift_kind", "metrics", "response_metrics", "quality",
-    "tier_reasons", "retrain_recommended", "retrain_reason", "material_degradation", "n_samples",
-    "n_baseline", "baseline", "thresholds", "created_at",
-)
 
 
 class History:
@@ -76,7 +71,7 @@ class History:
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
             return cls(Path(directory) / HISTORY_FILE)
-        uri = (getattr(baseline, "metadata", None) or {}).get("uri")
+        uri = baseline.uri
         if uri and not Path(uri).is_dir():
             slug = re.sub(r"[^A-Za-z0-9._-]+", "_", uri).strip("_")
             return cls(Path.cwd() / "drift-history" / f"{slug}.jsonl")
@@ -159,12 +154,6 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def history_record(report: "DriftReport") -> dict[str, Any]:
-    """The compact, JSON-safe summary of a report that a history line holds."""
-    data = report.to_dict()
-    return {k: data[k] for k in _HISTORY_FIELDS if k in data}
-
-
 # -- window identity ----------------------------------------------------------------------
 def window_identity(prompts: Sequence[str], start: str | None = None, end: str | None = None) -> dict[str, Any]:
     """What makes two windows the same: the multiset of their prompts and their time range.
@@ -182,16 +171,16 @@ def window_identity(prompts: Sequence[str], start: str | None = None, end: str |
 
 def _identity_of(window: "Sequence[str] | TextData", info: dict[str, Any]) -> dict[str, Any]:
     """The identity of a window: its prompts, and its slot (monitor) or first/last timestamp (check)."""
-    prompts = getattr(window, "prompts", window)
+    data = window if isinstance(window, TextData) else TextData(prompts=list(window))
     start, end = info.get("start"), info.get("end")
-    stamps = [t for t in (getattr(window, "timestamps", None) or []) if t]
+    stamps = [t for t in (data.timestamps or []) if t]
     if start is None and end is None and stamps:
         import pandas as pd
 
         times = pd.to_datetime(pd.Series(stamps, dtype=object), utc=True, errors="coerce", format="ISO8601").dropna()
         if len(times):
             start, end = _iso(times.min()), _iso(times.max())
-    return window_identity(list(prompts), start, end)
+    return window_identity(data.prompts, start, end)
 
 
 def _identity_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -323,9 +312,6 @@ class Monitor:
     decided_with: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from drift_tracking.comparison import MIN_WINDOW
-        from drift_tracking.policy import Policy
-
         self.policy = self.policy or Policy()
         if self.history is not None and not self.records:
             self.records = self.history.read()
@@ -342,36 +328,30 @@ class Monitor:
     ) -> "DriftReport":
         """Compare one window, decide with the history, record it; returns the report.
 
-        Under the history's lock: read what any process recorded, recognise a window
-        already recorded, choose the next index, decide, append. A repeated window is
-        decided with the history it had the first time and keeps its index; it gets a
-        warning and is not appended. The lock is held while the window is embedded and
-        compared: a second check started meanwhile must decide with this one's record, and
-        on the same machine the two would share the same cores anyway.
+        The window is embedded and measured first; then, under the history's lock, what
+        any process recorded is read, a window already recorded is recognised, the next
+        index is chosen, the policy decides and the record is appended. A repeated window
+        is decided with the history it had the first time and keeps its index; it gets a
+        warning and is not appended.
         """
-        from drift_tracking.comparison import compare
-
         info = dict(window_info or {})
         if self.strict:
             _refuse_mostly_invalid(window, info.get("name") or info.get("source") or "the window")
         info["identity"] = _identity_of(window, info)
         key = _identity_key({"window": info})
+        found = measure_texts(self.baseline, window, embedder=self.embedder or Embedder(self.baseline.identity_.name),
+                              seed=self.seed, window_info=info, quality=quality)
         with self._locked() as records:
             self.records = records
             position = next((i for i, r in enumerate(records) if _identity_key(r) == key), None)
             first = records[position] if position is not None else None
-            earlier = distinct_windows(records[:position] if position is not None else records)
-            info["index"] = (first.get("window") or {}).get("index") if first is not None else self._index_for(
-                info.get("index"))
-            report = compare(
-                self.baseline, window, embedder=self.embedder, policy=self.policy, seed=self.seed,
-                window_info=info, history=earlier, quality=quality,
-            )
-            self.decided_with = earlier
+            self.decided_with = distinct_windows(records[:position] if position is not None else records)
+            index = (first.get("window") or {}).get("index") if first is not None else self._index_for(info.get("index"))
+            report = decide_report(replace(found, window={**found.window, "index": index}), self.baseline,
+                                   self.policy, self.decided_with)
             if first is not None:
-                report.warnings.append(_repeat_warning(first))
-                return report
-            record = history_record(report)
+                return replace(report, warnings=[*report.warnings, _repeat_warning(first)])
+            record = report.history_record()
             if self.history is not None:
                 self.history.append(record)
             self.records.append(record)
@@ -447,9 +427,9 @@ class Monitor:
         return max(requested, following) if isinstance(requested, int) and not isinstance(requested, bool) else following
 
 
-def _refuse_mostly_invalid(window: Any, where: str) -> None:
+def _refuse_mostly_invalid(window: "Sequence[str] | TextData", where: str) -> None:
     """Strict mode: a window where most rows were invalid is an error, not a decision on the rest."""
-    summary = window.invalid_summary() if hasattr(window, "invalid_summary") else {}
+    summary = window.invalid_summary() if isinstance(window, TextData) else {}
     if summary.get("warning"):
         raise DataError(
             f"{where}: {summary['warning'].split(': the decision', 1)[0]}; strict mode refuses a window where "
@@ -478,8 +458,6 @@ def _invalid_rows_by_window(data: "TextData", windows: list[TimeWindow]) -> list
 
 def _subset(data: "TextData", rows: Sequence[int], invalid_rows: Sequence[int] = ()) -> "TextData":
     """The rows of one window, with the invalid rows that fell in it (so its summary is its own)."""
-    from drift_tracking.data import TextData
-
     def pick(values: list[Any] | None) -> list[Any] | None:
         return [values[i] for i in rows] if values is not None else None
 

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.cli import main
 from drift_tracking.errors import DataError
 from drift_tracking.monitor import History
@@ -59,7 +59,7 @@ def windows(tmp_path_factory, embedder, healthy_window):
     root = tmp_path_factory.mktemp("fault-windows")
     parts = {"a": healthy_window[:200], "b": healthy_window[200:]}
     embedder.encode([s.prompt for s in healthy_window])
-    paths = {name: samples.write(rows, root / f"{name}.jsonl") for name, rows in parts.items()}
+    paths = {name: demo.write(rows, root / f"{name}.jsonl") for name, rows in parts.items()}
     (root / "counting.toml").write_text(COUNTING_CONFIG)
     return {**paths, "config": root / "counting.toml", "prompts": {k: [s.prompt for s in v] for k, v in parts.items()}}
 
@@ -322,7 +322,7 @@ def test_unencodable_and_invisible_prompts_are_invalid_rows_not_a_crash(baseline
 def test_a_mostly_invalid_window_warns_every_sink_and_strict_refuses_it(baseline, healthy_window, mlflow_server,
                                                                         tmp_path):
     rows = [{"prompt": s.prompt} for s in healthy_window[:25]] + [{"prompt": ""} for _ in range(275)]
-    path = samples.write(rows, tmp_path / "window.jsonl")
+    path = demo.write(rows, tmp_path / "window.jsonl")
     result = _run("check", path, "--baseline", baseline.path, "--device", "cpu", "--format", "json",
                   "--mlflow", "--tracking-uri", mlflow_server, "--experiment", "faults-invalid")
     assert result.exit_code == 0, result.output

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drift_tracking.errors import ConfigError
-from drift_tracking.sinks import SinkFailed, failure_text
+from drift_tracking.integrations.mlflow_sink import DEFAULT_EXPERIMENT, MlflowSink
+from drift_tracking.integrations.wandb_logger import WandbSink
+from drift_tracking.sinks import Sink, SinkFailed, failure_text
 from drift_tracking.spool import SpoolEntry, mark_sent, pending_entries, read_entry
 
 
@@ -63,19 +65,15 @@ def _index(entry: SpoolEntry) -> int:
     return index if isinstance(index, int) else -1
 
 
-def _sink_for(entry: SpoolEntry, tracking_uri: str | None):  # noqa: ANN202 - a Sink
+def _sink_for(entry: SpoolEntry, tracking_uri: str | None) -> Sink:
     target = entry.target
     if target.get("sink") == "wandb":
-        from drift_tracking.integrations.wandb_logger import WandbSink
-
         return WandbSink(**{k: target[k] for k in ("project", "dir", "run_name", "entity") if target.get(k)})
     if target.get("sink") != "mlflow":
         raise ConfigError(
             f"{entry.path} was spooled by the {target.get('sink')!r} sink; only MLflow and W&B reports can be "
             "re-logged with this command"
         )
-    from drift_tracking.integrations.mlflow_sink import DEFAULT_EXPERIMENT, MlflowSink
-
     moved = tracking_uri is not None and tracking_uri != target.get("tracking_uri")
     return MlflowSink(
         tracking_uri=tracking_uri or target.get("tracking_uri"),
