@@ -28,7 +28,14 @@ def default_cache_dir() -> Path:
 
 
 def text_key(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
+    """sha256 of the text's UTF-8 bytes.
+
+    ``surrogatepass`` keeps a lone surrogate (``"\\ud800"``, which no valid UTF-8 holds)
+    from aborting a whole look-up with ``UnicodeEncodeError``: it gets a key of its own
+    and simply misses. :func:`drift_tracking.data.load_texts` reports such texts as
+    invalid rows before they come this far.
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 class EmbeddingCache:

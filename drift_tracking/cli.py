@@ -1,7 +1,13 @@
 """The ``drift-tracking`` command line: thin click commands over the library.
 
-Exit codes scripts can rely on: 0 success (whatever the tier, unless ``--fail-on``),
-1 the ``--fail-on`` tier was reached, 2 usage or input error (one line on stderr).
+Exit codes scripts can rely on:
+
+* 0 success, whatever the tier (unless ``--fail-on``);
+* 1 the ``--fail-on`` tier was reached (it wins over 3: a gate must not miss a block);
+* 2 usage or input error, one line on stderr (with ``--strict``, also a window where
+  more than half the rows are invalid);
+* 3 a sink (MLflow, W&B) failed: the report was still printed and written, and spooled
+  for ``drift-tracking relog``, which the warning names.
 """
 
 from __future__ import annotations
@@ -27,9 +33,14 @@ from drift_tracking.integrations.wandb_logger import WandbSink, log_baseline_art
 from drift_tracking.monitor import History, Monitor
 from drift_tracking.quality import QualitySource, reference_values
 from drift_tracking.report import TIER_LEVEL, DriftReport
-from drift_tracking.sinks import Sink, SinkUnavailable
+from drift_tracking.sinks import Sink, SinkFailed, failure_text, spool_failed
 
 TIER_COLOURS = {"ok": "green", "review": "yellow", "critical": "red"}
+EXIT_SINK_FAILED = 3
+EXIT_CODES = (
+    "\b\nExit codes: 0 success (whatever the tier); 1 the --fail-on tier was reached; 2 usage or input\n"
+    "error (--strict: a mostly invalid window); 3 a sink failed (report printed and spooled for relog)."
+)
 
 
 class _Group(click.Group):
@@ -43,7 +54,8 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EXIT_CODES)
 @click.version_option(package_name="drift-tracking")
 def main() -> None:
     """Detect when a deployed LLM's traffic or answer quality drifts from a good baseline.
@@ -63,6 +75,9 @@ _MODEL_OPTION = click.option("--model", default=None,
                              "on [embedding] allowed_models; its files must hash to the baseline's pinned weights.")
 _FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                               show_default=True)
+_STRICT_OPTION = click.option("--strict", is_flag=True,
+                              help="Refuse (exit 2) a window where more than half the rows are invalid, "
+                                   "instead of deciding on the rest with a warning.")
 
 
 def _model_options(func: Any) -> Any:
@@ -123,22 +138,39 @@ def open_sinks(
     return sinks
 
 
-def emit(report: DriftReport, sinks: list[Sink], history: list[dict[str, Any]] | None = None) -> None:
-    """Send a report to every sink; a sink that is down spools it and says so, nothing stops."""
+def emit(report: DriftReport, sinks: list[Sink], history: list[dict[str, Any]] | None = None) -> list[str]:
+    """Send a report to every sink; returns the failures, each spooled and already printed as a warning.
+
+    Whatever a sink raises, the report is kept (the sink spools it, or this does) and the
+    others still get it: a sink can cost an exit code (3), never the report.
+    """
+    failures: list[str] = []
     for sink in sinks:
         try:
             where = sink.log_report(report, history=history or ())
             if where:
                 click.echo(f"Logged to {sink.name}: {where}", err=True)
-        except SinkUnavailable as exc:
-            click.echo(click.style(f"warning: {exc}", fg="yellow"), err=True)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            failure = exc if isinstance(exc, SinkFailed) else spool_failed(sink, report, history or (), exc)
+            click.echo(click.style(f"warning: {failure}", fg="yellow"), err=True)
+            failures.append(str(failure))
+    return failures
 
 
-def close_sinks(sinks: list[Sink]) -> None:
+def close_sinks(sinks: list[Sink]) -> list[str]:
+    """Close every sink, printing its closing line; returns the failures (printed as warnings)."""
+    failures: list[str] = []
     for sink in sinks:
-        line = sink.close()
+        try:
+            line = sink.close()
+        except Exception as exc:  # noqa: BLE001 - one sink failing to close must not stop the others
+            failures.append(str(exc) if isinstance(exc, DriftTrackingError) else
+                            f"{sink.name} could not be closed ({failure_text(exc)})")
+            click.echo(click.style(f"warning: {failures[-1]}", fg="yellow"), err=True)
+            continue
         if line:
             click.echo(line, err=True)
+    return failures
 
 
 def _embedder(model: str | None, device: str, batch_size: int) -> Embedder:
@@ -153,6 +185,8 @@ def _load(data: str, text_column: str, response_column: str | None, config: Conf
     if texts.n_invalid:
         summary = texts.invalid_summary()
         click.echo(f"Skipped {texts.n_invalid} invalid row(s) in {data}: {json.dumps(summary)}", err=True)
+        if summary.get("warning"):
+            click.echo(click.style(f"warning: {summary['warning']}", fg="yellow"), err=True)
     return texts
 
 
@@ -277,11 +311,12 @@ def baseline_show(uri: str) -> None:
 
 
 # -- check ---------------------------------------------------------------------------
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.argument("data", type=click.Path(dir_okay=False))
 @_BASELINE_OPTION
 @_data_options
 @_FORMAT_OPTION
+@_STRICT_OPTION
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON report here.")
 @click.option(
     "--fail-on",
@@ -299,6 +334,7 @@ def check(
     text_column: str,
     response_column: str | None,
     fmt: str,
+    strict: bool,
     out: str | None,
     fail_on: str | None,
     model: str | None,
@@ -326,7 +362,7 @@ def check(
     loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
                                              model, device, batch_size)
     history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
-    monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder)
+    monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder, strict=strict)
     quality = _quality(config, data, texts, embedder)
     report = monitor.check(texts, window_info={"source": str(data)},
                            quality=quality.for_rows() if quality else None)
@@ -336,17 +372,17 @@ def check(
         use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment=experiment,
         wandb_project=wandb_project, wandb_dir=wandb_dir,
     )
-    emit(report, sinks, history=monitor.records[:-1])
-    close_sinks(sinks)
+    failures = emit(report, sinks, history=monitor.decided_with)
+    failures += close_sinks(sinks)
     if fmt == "json":
         click.echo(report.to_json())
     else:
         click.echo(format_report(report))
-    _exit_if_reached(fail_on, [report.tier])
+    _exit_if_reached(fail_on, [report.tier], failures)
 
 
 # -- monitor -------------------------------------------------------------------------
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.argument("data", type=click.Path(dir_okay=False))
 @_BASELINE_OPTION
 @_data_options
@@ -357,6 +393,7 @@ def check(
 @click.option("--min-window", type=click.IntRange(min=20), default=None,
               help="Skip windows with fewer prompts than this, with a note [default: 20].")
 @_FORMAT_OPTION
+@_STRICT_OPTION
 @click.option("--fail-on", type=click.Choice(["review", "critical"]), default=None,
               help="Exit 1 when any window reaches this tier (for CI and cron).")
 @_MODEL_OPTION
@@ -365,7 +402,8 @@ def check(
 @_sink_options
 def monitor(
     data: str, baseline_uri: str, text_column: str, response_column: str | None, freq: str | None,
-    timestamp_column: str | None, min_window: int | None, fmt: str, fail_on: str | None, model: str | None,
+    timestamp_column: str | None, min_window: int | None, fmt: str, strict: bool, fail_on: str | None,
+    model: str | None,
     config_path: str | None, history_dir: str | None, golden_path: str | None, reward_column: str | None,
     feedback_path: str | None, device: str, batch_size: int, use_mlflow: bool, tracking_uri: str | None,
     experiment: str, use_wandb: bool, wandb_project: str, wandb_dir: str | None,
@@ -384,13 +422,13 @@ def monitor(
                                              timestamp_column=config.monitor.timestamp_column)
     history = History.for_baseline(loaded, config.monitor.history)
     runner = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder,
-                     min_window=config.monitor.min_window)
+                     min_window=config.monitor.min_window, strict=strict)
     quality = _quality(config, data, texts, embedder)
     sinks = open_sinks(
         use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment=experiment,
         wandb_project=wandb_project, wandb_dir=wandb_dir, run_name=f"monitor {Path(data).name}",
     )
-    reports, skipped = [], []
+    reports, skipped, failures = [], [], []
     try:
         for result in runner.run(texts, config.monitor.window, quality_for=quality.for_rows if quality else None):
             if result.report is None:
@@ -398,16 +436,16 @@ def monitor(
                 click.echo(f"note: {result.skipped}", err=True)
                 continue
             reports.append(result.report)
-            emit(result.report, sinks, history=runner.records[:-1])
+            failures += emit(result.report, sinks, history=runner.decided_with)
             if fmt == "text":
                 click.echo(format_window_line(result.report))
     finally:
-        close_sinks(sinks)
+        failures += close_sinks(sinks)
     click.echo(f"History: {history.path} ({len(runner.records)} windows)", err=True)
     if fmt == "json":
         click.echo(json.dumps({"windows": [r.to_dict() for r in reports], "skipped": skipped,
                                "history": str(history.path)}, indent=2))
-    _exit_if_reached(fail_on, [r.tier for r in reports])
+    _exit_if_reached(fail_on, [r.tier for r in reports], failures)
 
 
 def format_window_line(report: Any) -> str:
@@ -432,10 +470,12 @@ def _window_inputs(
                                                 device=device, batch_size=batch_size)
 
 
-def _exit_if_reached(fail_on: str | None, tiers: list[str]) -> None:
-    """Exit 1 when any of ``tiers`` reaches the ``--fail-on`` level."""
+def _exit_if_reached(fail_on: str | None, tiers: list[str], sink_failures: list[str] | None = None) -> None:
+    """Exit 1 when any of ``tiers`` reaches the ``--fail-on`` level, else 3 when a sink failed."""
     if fail_on and max((TIER_LEVEL[t] for t in tiers), default=0) >= TIER_LEVEL[fail_on]:
         sys.exit(1)
+    if sink_failures:
+        sys.exit(EXIT_SINK_FAILED)
 
 
 def format_report(report: Any) -> str:

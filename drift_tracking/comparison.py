@@ -155,6 +155,7 @@ def measure_texts(
     if responses is not None and len(responses) != len(texts):
         raise DataError(f"{len(responses)} responses for {len(texts)} prompts: they must align")
     warnings = embedder.identity.check_compatible(baseline.identity_, "baseline")
+    warnings += [data.invalid_summary()["warning"]] if data.mostly_invalid else []
     if responses is not None and baseline.responses_ is None:
         warnings.append("the baseline has no responses: response drift was not measured")
     y = embedder.encode(list(responses)) if responses is not None and baseline.responses_ is not None else None

@@ -308,3 +308,75 @@ def test_50k_rows_keep_order_and_timestamps():
     assert len(data) == 50_000 and data.n_invalid == 0
     assert data.prompts[-1] == frame["prompt"].iloc[-1] and data.ids[12_345] == frame["id"].iloc[12_345]
     assert data.timestamps[0] == "2026-01-01T00:00:00Z"
+
+
+# -- texts that cannot be embedded, mostly invalid windows, ambiguous columns ---------------
+@pytest.mark.parametrize(("value", "reason"), [
+    ("\ud800", "not encodable as UTF-8"),
+    ("a fine start, then \udc80", "not encodable as UTF-8"),
+    ("\x00", "no visible characters"),
+    ("\x00\x01\x1b\x7f", "no visible characters"),
+    ("\u200b\u200c\u200d\u2060\ufeff", "no visible characters"),
+    ("\u00a0\u3000\u2028", "whitespace-only"),
+    ("\u00ad\u202e\u0085", "no visible characters"),
+])
+def test_unembeddable_texts_are_reported(value, reason):
+    from drift_tracking.data import text_reason
+
+    assert text_reason(value) == reason
+    data = load_texts([{"prompt": "a real question"}, {"prompt": value}])
+    assert data.prompts == ["a real question"] and data.invalid == [InvalidRow(1, "prompt", reason)]
+
+
+@pytest.mark.parametrize("value", ["ok", "héllo", "日本語の質問", "🙂", "a\x00b", "\u200bvisible", "١٢٣", "\u0301e"])
+def test_visible_text_in_any_script_is_kept(value):
+    from drift_tracking.data import text_reason
+
+    assert text_reason(value) is None
+
+
+def test_the_cache_key_survives_a_lone_surrogate():
+    from drift_tracking.cache import text_key
+
+    assert text_key("\ud800") != text_key("\udc00") != text_key("")
+
+
+def test_a_mostly_invalid_window_carries_a_warning_in_its_summary():
+    half = load_texts([{"prompt": "fine text"}, {"prompt": ""}])
+    assert not half.mostly_invalid and "warning" not in half.invalid_summary()  # exactly half: no warning
+    rows = [{"prompt": "fine text"}] * 2 + [{"prompt": ""}] * 2 + [{"prompt": "\x00"}]
+    data = load_texts(rows)
+    summary = data.invalid_summary()
+    assert data.mostly_invalid
+    assert summary["warning"].startswith("3 of 5 rows (60%) were invalid and left out (2 empty, 1 no visible characters)")
+
+
+def test_invalid_rows_keep_their_timestamps_for_the_monitor():
+    rows = [{"prompt": "fine", "t": "2026-01-01T00:00:00Z"}, {"prompt": "", "t": "2026-01-01T05:00:00Z"}]
+    data = load_texts(rows, timestamp_column="t")
+    assert data.timestamps == ["2026-01-01T00:00:00Z"] and data.invalid_timestamps == {1: "2026-01-01T05:00:00Z"}
+
+
+def test_list_valued_columns_are_refused_with_what_to_do():
+    frame = pd.DataFrame({"prompt": [np.array(["a question", "another"], dtype=object)] * 4, "response": ["r"] * 4})
+    with pytest.raises(DataError, match=r"holds lists \(e\.g\. \['a question', 'another'\]\).*explode"):
+        load_texts(frame)
+    answers = pd.DataFrame({"prompt": ["q one", "q two"], "response": [["a", "b"], ["c"]]})
+    with pytest.raises(DataError, match=r"column 'response' of the DataFrame holds lists"):
+        load_texts(answers, response_column="response")
+    # one odd list among texts stays an invalid row, as before
+    mixed = [{"prompt": "text"}, {"prompt": ["a", "list"]}, {"prompt": "more text"}]
+    assert load_texts(mixed).invalid == [InvalidRow(1, "prompt", "not a string")]
+
+
+def test_repeated_columns_only_matter_when_used(tmp_path):
+    csv = tmp_path / "twice.csv"
+    csv.write_text("prompt,extra,extra\nhello there,1,2\n")
+    assert load_texts(csv).prompts == ["hello there"]  # the repeated column is not one we read
+    array = tmp_path / "twice.json"
+    array.write_text('[{"prompt": "a"}, {"prompt": "b", "prompt": "c"}]')
+    with pytest.raises(DataError, match=r"'prompt': item 1 holds the key twice"):
+        load_texts(array)
+    nested = tmp_path / "nested.jsonl"  # a key repeated inside a message is not a column
+    nested.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}).replace('"q"}', '"q", "role": "user"}') + "\n")
+    assert load_texts(nested, text_column="messages").prompts == ["q"]

@@ -4,7 +4,6 @@ down, relog bringing spooled windows back into one run, and the CLI wiring."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from drift_tracking import demo
 from drift_tracking.cli import main
 from drift_tracking.comparison import compare
 from drift_tracking.integrations.mlflow_sink import MlflowSink
-from drift_tracking.sinks import SinkUnavailable
+from drift_tracking.sinks import SinkFailed, SinkUnavailable
 from drift_tracking.spool import pending_entries, read_entry
 
 pytestmark = pytest.mark.slow
@@ -33,12 +32,6 @@ def reports(baseline, embedder, healthy_window, drifted_window):
             window_info={"index": index, "timestamp": TIMESTAMPS[index]},
         ))
     return out
-
-
-def _dead_uri() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: nothing listens
 
 
 def _client(uri: str):
@@ -76,9 +69,9 @@ def test_windows_become_steps_of_one_run(mlflow_server, reports, tmp_path):
     assert sorted(set(windows)) == [0, 1]
 
 
-def test_server_down_spools_then_relog_sends_to_one_run(mlflow_server, reports, tmp_path):
+def test_server_down_spools_then_relog_sends_to_one_run(mlflow_server, reports, dead_tracking_uri, tmp_path):
     spool = tmp_path / "spool"
-    sink = MlflowSink(tracking_uri=_dead_uri(), experiment_name="sink-relog", spool_dir=spool)
+    sink = MlflowSink(tracking_uri=dead_tracking_uri, experiment_name="sink-relog", spool_dir=spool)
     messages = []
     history = []
     for report in reports:
@@ -143,19 +136,34 @@ def test_cli_registers_a_baseline_and_checks_a_window_into_mlflow(mlflow_server,
     assert tags["drift.tier"] in checked.output.lower()
 
 
-def test_cli_check_with_server_down_still_prints_and_says_how_to_resend(baseline, tmp_path, monkeypatch):
+def test_cli_check_with_server_down_still_prints_and_says_how_to_resend(baseline, dead_tracking_uri, tmp_path,
+                                                                      monkeypatch):
     monkeypatch.setenv("DRIFT_TRACKING_SPOOL_DIR", str(tmp_path / "spool"))
     window = tmp_path / "window.jsonl"
     demo.write(demo.generate(60, seed=11), window)
     result = CliRunner().invoke(main, [
         "check", str(window), "--baseline", str(baseline.path), "--device", "cpu",
-        "--mlflow", "--tracking-uri", _dead_uri(), "--out", str(tmp_path / "report.json"),
+        "--mlflow", "--tracking-uri", dead_tracking_uri, "--out", str(tmp_path / "report.json"),
     ])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # a sink failed: not 0 (all logged), not 1 (--fail-on)
     assert "Drift tier" in result.output
     assert "drift-tracking relog" in result.output
     assert json.loads((tmp_path / "report.json").read_text())["n_samples"] == 60
     assert len(pending_entries(tmp_path / "spool")) == 1
+
+
+def test_any_logging_error_spools_not_only_an_unreachable_server(reports, tmp_path):
+    """A store that cannot be created (here under a file) fails with a one-line reason, report kept."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    sink = MlflowSink(tracking_uri=f"sqlite:///{blocker}/mlflow.db", spool_dir=tmp_path / "spool")
+    with pytest.raises(SinkFailed) as caught:
+        sink.log_report(reports[0])
+    assert not isinstance(caught.value, SinkUnavailable) and "failed (" in str(caught.value)
+    (entry,) = pending_entries(tmp_path / "spool")
+    assert f"drift-tracking relog {entry}" in str(caught.value) and "\n" not in str(caught.value)
+    assert read_entry(entry).report.tier == reports[0].tier
+    assert f"drift-tracking relog {tmp_path / 'spool'}" in sink.close()
 
 
 def test_spool_refuses_unreadable_entries_with_a_clear_message(tmp_path):

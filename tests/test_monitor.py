@@ -134,3 +134,72 @@ def test_check_with_history_escalates_on_the_second_drifted_window(baseline, emb
     assert first.drift_signal != "none" and second.tier == "critical"
     assert second.window["index"] == 1 and len(History(tmp_path).read()) == 2
     assert isinstance(DriftReport.from_dict(History(tmp_path).read()[0]), DriftReport)
+
+
+# -- locking, window identity, repeats ----------------------------------------------------------
+def test_locked_yields_the_current_records_and_excludes_a_second_holder(tmp_path):
+    import fcntl
+
+    history = History(tmp_path)
+    history.append({"window": {"index": 0}})
+    with history.locked() as records:
+        assert records == [{"window": {"index": 0}}]
+        with open(history.lock_path, "a") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        history.append({"window": {"index": 1}})
+    assert history.lock_path.name == "drift_history.jsonl.lock" and len(history.read()) == 2
+
+
+def test_window_identity_ignores_order_and_nothing_else():
+    from drift_tracking.monitor import window_identity
+
+    same = window_identity(["b", "a", "a"]) == window_identity(["a", "b", "a"])
+    assert same and window_identity(["a", "b"]) != window_identity(["a", "b", "b"])
+    assert window_identity(["ab", "c"]) != window_identity(["a", "bc"])  # length-prefixed, no collisions
+    assert window_identity(["a"], "2026-01-01T00:00:00Z", None) != window_identity(["a"])
+
+
+def test_distinct_windows_keeps_the_first_of_each_and_old_records():
+    from drift_tracking.monitor import distinct_windows
+
+    ident = {"content_sha256": "x", "start": None, "end": None}
+    records = [{"window": {"index": 0}}, {"window": {"index": 1, "identity": ident}},
+               {"window": {"index": 2, "identity": dict(ident)}}, {"window": {"index": 3}}]
+    assert [r["window"]["index"] for r in distinct_windows(records)] == [0, 1, 3]
+
+
+def test_same_prompts_at_another_time_are_another_window(baseline, embedder, healthy_window):
+    from drift_tracking.data import TextData
+
+    prompts = [s.prompt for s in healthy_window[:100]]
+    monitor = Monitor(baseline, embedder=embedder)
+    days = ("2026-01-01T10:00:00Z", "2026-01-02T10:00:00Z")
+    reports = [monitor.check(TextData(prompts=prompts, timestamps=[day] * len(prompts))) for day in days]
+    reports.append(monitor.check(TextData(prompts=list(reversed(prompts)), timestamps=[days[0]] * len(prompts))))
+    assert [r.window["index"] for r in reports] == [0, 1, 0]
+    assert [r.window["identity"]["start"] for r in reports] == [days[0], days[1], days[0]]
+    assert not any("already checked" in w for w in reports[0].warnings + reports[1].warnings)
+    assert any("already checked" in w for w in reports[2].warnings) and len(monitor.records) == 2
+    assert monitor.decided_with == []  # the repeat of window 0 was decided with what window 0 saw
+
+
+def _with_invalid_hour(log):
+    """The log with 40 of the 60 prompts of its second hour emptied."""
+    return [replace(s, prompt="") if 60 <= i < 100 else s for i, s in enumerate(log)]
+
+
+def test_invalid_rows_count_against_their_own_time_window(baseline, embedder, log, tmp_path):
+    from drift_tracking import demo
+    from drift_tracking.data import load_texts
+
+    texts = load_texts(demo.write(_with_invalid_hour(log), tmp_path / "log.jsonl"), timestamp_column="timestamp")
+    reports = [r.report for r in Monitor(baseline, embedder=embedder).run(texts, "1h") if r.report]
+    flagged = [r.window["index"] for r in reports if any("were invalid" in w for w in r.warnings)]
+    assert flagged == [1]
+    assert reports[1].invalid_rows["n_invalid_rows"] == 40 and reports[1].invalid_rows["n_rows"] == 60
+    assert any(w.startswith("40 of 60 rows (67%) were invalid") for w in reports[1].warnings)
+
+    strict = Monitor(baseline, history=History(tmp_path / "h"), embedder=embedder, strict=True)
+    with pytest.raises(DataError, match=r"window 1 \(2026-03-01T01:00:00Z to 2026-03-01T02:00:00Z\): 40 of 60"):
+        list(strict.run(texts, "1h"))
+    assert History(tmp_path / "h").read() == []  # refused before any window was recorded

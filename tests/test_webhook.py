@@ -53,6 +53,25 @@ def test_verify_refuses_forged_unsigned_and_stale_deliveries():
     assert "away from now" in verify(SECRET, old_headers, old_body)
 
 
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-Infinity", "1e400"])
+def test_verify_refuses_a_signed_timestamp_that_is_not_finite(stamp):
+    body = json.dumps(_alias_payload("m", "champion", "3")).encode()
+    headers = {"X-MLflow-Delivery-Id": "d-1", "X-MLflow-Timestamp": stamp,
+               "X-MLflow-Signature": sign(SECRET, "d-1", stamp, body)}
+    assert verify(SECRET, headers, body) == "timestamp is not a finite number"
+
+
+def test_replay_store_remembers_ids_across_instances_and_forgets_old_ones(tmp_path):
+    from drift_tracking.integrations.webhook import ReplayStore
+
+    store = ReplayStore(tmp_path / "ids.sqlite", keep_s=600)
+    assert store.first_time("a", now=1000.0) and not store.first_time("a", now=1001.0)
+    reopened = ReplayStore(tmp_path / "ids.sqlite", keep_s=600)
+    assert not reopened.first_time("a", now=1500.0)  # a restart does not forget
+    assert reopened.first_time("b", now=1700.0)  # ... and pruning "a" (older than 600 s) happened here
+    assert reopened.first_time("a", now=1701.0)
+
+
 def test_alias_event_reads_only_validated_identifiers():
     assert alias_event(_alias_payload("support-bot", "champion", "12")) == ("support-bot", "champion", "12")
     assert alias_event({"entity": "model_version", "action": "created", "data": {}}) is None
@@ -71,8 +90,9 @@ def client(mlflow_server):
 
 
 @pytest.fixture(scope="module")
-def receiver(client):
-    started = WebhookReceiver(SECRET, Gate(client=client).audit, port=0).start()
+def receiver(client, tmp_path_factory):
+    started = WebhookReceiver(SECRET, Gate(client=client).audit, port=0,
+                              state_dir=tmp_path_factory.mktemp("webhook-state")).start()
     yield started
     started.stop()
 

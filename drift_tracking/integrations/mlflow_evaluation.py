@@ -4,6 +4,11 @@ Kept apart from :mod:`drift_tracking.integrations.mlflow_evaluator` so the plugi
 MLflow imports for everyone stays empty; this one loads only when an evaluation asks
 for drift. All decisions are the library's (``compare`` and the policy), so the CLI,
 this evaluator and W&B give the same answer for the same data.
+
+Every call to the tracking server made here (the baseline download, the logging) gives
+up after a couple of quick retries instead of MLflow's minutes. A report computed but
+not logged is spooled, and the error names ``drift-tracking relog`` to send it into the
+evaluation's run later.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from drift_tracking.data import load_texts
 from drift_tracking.embedding import Embedder
 from drift_tracking.errors import ConfigError, DataError
 from drift_tracking.integrations import load_baseline
-from drift_tracking.integrations.mlflow_logging import log_report_to_run, report_metrics
+from drift_tracking.integrations.gate_evaluation import gate_key, record_evaluation, window_sha256
+from drift_tracking.integrations.mlflow_logging import bounded_http_retries, log_report_to_run, report_metrics
+from drift_tracking.integrations.mlflow_sink import is_unreachable
 from drift_tracking.quality import QualitySource
+from drift_tracking.sinks import spool_failed
 
 _DEFAULT_INPUT_COLUMNS = ("inputs", "prompt", "input", "question", "text")
+# (retries, timeout in s) for the server: a couple of quick tries; the timeout leaves room for a baseline download
+_RETRIES = (2, 60)
 _KNOWN_KEYS = frozenset({
     "baseline", "input_column", "response_column", "model_name", "model_version", "window",
     "device", "batch_size", "embedding_model", "tracking_uri", "config", "golden", "seed",
@@ -49,7 +59,9 @@ def evaluate_drift(
     texts = load_texts(_pandas().DataFrame(table), text_column="prompt",
                        response_column="response" if responses is not None else None)
 
-    baseline = load_baseline(config["baseline"], tracking_uri=config.get("tracking_uri") or mlflow.get_tracking_uri())
+    with bounded_http_retries(*_RETRIES):
+        baseline = load_baseline(config["baseline"],
+                                 tracking_uri=config.get("tracking_uri") or mlflow.get_tracking_uri())
     embedder = _embedder(baseline, config)
     policy, quality = _policy_and_quality(config, features, texts, embedder)
     window = {"source": "mlflow.evaluate", **dict(config.get("window") or {})}
@@ -58,16 +70,27 @@ def evaluate_drift(
 
     client = MlflowClient()
     extra_tags = {f"drift.{k}": str(config[k]) for k in ("model_name", "model_version") if config.get(k) is not None}
-    written = log_report_to_run(client, run_id, report, extra_tags=extra_tags)
+    written, root = _log_or_spool(client, run_id, report, extra_tags)
     if len(extra_tags) == 2:  # an evaluation of a model version: bind it for the gate, signed when a key is set
-        from drift_tracking.integrations.gate_evaluation import gate_key, record_evaluation, window_sha256
-
         record_evaluation(client, run_id, report, name=extra_tags["drift.model_name"],
                           version=extra_tags["drift.model_version"], baseline=baseline,
                           window_hash=window_sha256(texts.prompts, texts.responses), key=gate_key())
-    root = client.get_run(run_id).info.artifact_uri.rstrip("/")
     artifacts = {_artifact_name(path): _artifact(f"{root}/{path}") for path in written if "/" not in path}
     return EvaluationResult(metrics=report_metrics(report), artifacts=artifacts, run_id=run_id)
+
+
+def _log_or_spool(client: Any, run_id: str, report: Any, extra_tags: dict[str, str]) -> tuple[list[str], str]:
+    """Log the report to the evaluation's run; on failure spool it and raise SinkFailed naming relog."""
+    uri = str(client.tracking_uri)
+    try:
+        with bounded_http_retries(*_RETRIES):
+            written = log_report_to_run(client, run_id, report, extra_tags=extra_tags)
+            return written, client.get_run(run_id).info.artifact_uri.rstrip("/")
+    except Exception as exc:  # noqa: BLE001 - the computed report must not be lost with the server
+        target = {"sink": "mlflow", "tracking_uri": uri, "run_id": run_id, "session": run_id,
+                  "experiment_name": None, "run_name": None}
+        raise spool_failed(None, report, (), exc, what=f"the drift report (tier {report.tier}) was computed but "
+                           f"MLflow at {uri}", target=target, unreachable=is_unreachable(exc)) from exc
 
 
 def _pandas() -> Any:

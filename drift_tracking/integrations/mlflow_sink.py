@@ -1,13 +1,20 @@
-"""Log drift reports to one MLflow run; spool them locally when the server is down.
+"""Log drift reports to one MLflow run; spool them locally when logging fails.
 
 One sink is one run: the CLI's ``check --mlflow`` logs a single window to it, the
 monitor logs every window as a step of the same run, so the UI draws the trend. The run
 is created on the first report, not in ``__init__``, so opening a sink never fails.
+
+Any failure to log, not only an unreachable server (a URI answering 404, a store the
+user may not write, a rejected value), spools the report and raises
+:class:`~drift_tracking.sinks.SinkFailed` naming the ``relog`` command; the CLI prints
+it as a warning and exits 3, after printing the report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,11 +23,10 @@ from typing import Any
 from drift_tracking.integrations.mlflow_logging import (
     bounded_http_retries,
     experiment_id,
-    first_line,
     log_report_to_run,
 )
 from drift_tracking.report import DriftReport
-from drift_tracking.sinks import SinkUnavailable
+from drift_tracking.sinks import SinkFailed, SinkUnavailable, failure_text, spool_failed
 
 DEFAULT_EXPERIMENT = "drift-tracking"
 
@@ -40,7 +46,7 @@ class MlflowSink:
     run_name: the run's display name; MLflow picks one when ``None``.
     run_id: log into this existing run instead of creating one (used by relog).
     spool_dir: where reports go when the server cannot be reached.
-    spool: ``False`` raises :class:`SinkUnavailable` without spooling (relog uses it, so a
+    spool: ``False`` raises :class:`SinkFailed` without spooling (relog uses it, so a
         report that still cannot be sent stays in its one spool entry).
     max_retries, timeout_s: how long to keep trying a server before spooling.
     """
@@ -100,7 +106,7 @@ class MlflowSink:
         return f"run {self.run_id} in {self.tracking_uri}"
 
     def log_report(self, report: DriftReport, *, history: Sequence[dict[str, Any]] = ()) -> str | None:
-        """Log one window at step ``report.window['index']``; spool it and raise if the server is down."""
+        """Log one window at step ``report.window['index']``; on any failure spool it and raise SinkFailed."""
         try:
             with bounded_http_retries(self.max_retries, self.timeout_s):
                 run_id = self._ensure_run()
@@ -108,21 +114,22 @@ class MlflowSink:
                 self._params_logged = True
                 return self.run_url()
         except Exception as exc:  # noqa: BLE001 - any failure to log must spool, not lose the report
-            if not _is_unreachable(exc):
-                raise
             raise self._spool(report, history, exc) from exc
 
     def close(self) -> str | None:
-        """Mark the run finished; a line for the user saying where it is (or what was spooled)."""
+        """Mark the run finished; a line for the user saying where it is (or what was spooled).
+
+        Raises :class:`SinkFailed` when the run was logged but cannot be marked finished.
+        """
         if self.run_id is not None and not self.spooled:
             try:
-                with bounded_http_retries(self.max_retries, self.timeout_s):
+                # MLflow prints "View run ..." on stdout, where a report in JSON may be going
+                with bounded_http_retries(self.max_retries, self.timeout_s), contextlib.redirect_stdout(sys.stderr):
                     self.client.set_terminated(self.run_id)
                     return f"MLflow run: {self.run_url()}"
             except Exception as exc:  # noqa: BLE001
-                if not _is_unreachable(exc):
-                    raise
-                return f"MLflow run {self.run_id} could not be closed: {exc}"
+                raise SinkFailed(f"MLflow run {self.run_id} at {self.tracking_uri} holds every report but could "
+                                 f"not be marked finished ({failure_text(exc)})") from exc
         if self.spooled:
             return f"{len(self.spooled)} report(s) spooled; re-send with: drift-tracking relog {self.spooled[0].parent}"
         return None
@@ -137,21 +144,17 @@ class MlflowSink:
             self.run_id = run.info.run_id
         return self.run_id
 
-    def _spool(self, report: DriftReport, history: Sequence[dict[str, Any]], exc: Exception) -> SinkUnavailable:
-        from drift_tracking.spool import spool_report
-
-        reason = first_line(exc, 200)
+    def _spool(self, report: DriftReport, history: Sequence[dict[str, Any]], exc: Exception) -> SinkFailed:
+        unreachable = is_unreachable(exc)
         if not self.spool:
-            return SinkUnavailable(f"MLflow at {self.tracking_uri} is unreachable ({reason})")
-        entry = spool_report(report, self.target(), history=history, spool_dir=self.spool_dir)
-        self.spooled.append(entry)
-        return SinkUnavailable(
-            f"MLflow at {self.tracking_uri} is unreachable ({reason}); the report was spooled to {entry}. "
-            f"Re-send it when the server is back with: drift-tracking relog {entry}"
-        )
+            cls = SinkUnavailable if unreachable else SinkFailed
+            return cls(f"MLflow at {self.tracking_uri} {'is unreachable' if unreachable else 'failed'} "
+                       f"({failure_text(exc)})")
+        return spool_failed(self, report, history, exc, what=f"MLflow at {self.tracking_uri}",
+                            spool_dir=self.spool_dir, unreachable=unreachable)
 
 
-def _is_unreachable(exc: BaseException) -> bool:
+def is_unreachable(exc: BaseException) -> bool:
     """True for connection failures, timeouts and server-side 5xx, however MLflow wraps them."""
     import requests
 

@@ -10,10 +10,15 @@ Security, following MLflow 3.17's delivery code (``mlflow/webhooks/delivery.py``
 * ``X-MLflow-Signature`` is ``v1,<base64 HMAC-SHA256>`` of
   ``"{X-MLflow-Delivery-Id}.{X-MLflow-Timestamp}.{raw body}"`` with the shared secret;
   it is checked with :func:`hmac.compare_digest` before the body is even parsed.
-* A timestamp more than ``tolerance_s`` away from now is refused (replayed deliveries),
-  and a delivery id already handled is acknowledged without running the check again
-  (MLflow retries deliveries).
+* A timestamp that is not a finite number, or is more than ``tolerance_s`` away from now,
+  is refused (``"nan"`` would otherwise never be stale). A delivery id already handled is
+  acknowledged without running the check again (MLflow retries deliveries); the ids live
+  in a SQLite file in the receiver's state directory, so a restart does not re-open
+  replays of recent deliveries.
 * Unsigned, wrongly signed, stale or oversized deliveries get 401 / 413 and change nothing.
+* Connections are served by a fixed pool of threads (``workers``), at most ``max_pending``
+  wait for one (more are closed at once; MLflow retries), and a connection that sends
+  nothing for ``timeout_s`` is closed: idle connections cannot pile up threads.
 * From the payload only three strings are used: the model name, the alias and the
   version, validated and passed to the registry client as identifiers. Nothing else in it
   is run, loaded or followed.
@@ -29,14 +34,20 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import os
 import queue
 import re
+import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
+
+from drift_tracking.cache import default_cache_dir
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -44,6 +55,7 @@ DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
 SIGNATURE_VERSION = "v1"
 ALIAS_CREATED = ("model_version_alias", "created")
 MAX_BODY = 64 * 1024
+REPLAY_FILE = "webhook_deliveries.sqlite"
 _NAME = re.compile(r"^[^\x00-\x1f'\"`\\]{1,256}$")
 _ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
 _VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
@@ -80,6 +92,8 @@ def verify(
         sent = float(timestamp)
     except ValueError:
         return "timestamp is not a number"
+    if not math.isfinite(sent):
+        return "timestamp is not a finite number"
     if abs((time.time() if now is None else now) - sent) > tolerance_s:
         return f"timestamp is more than {tolerance_s:.0f} s away from now"
     return None
@@ -102,22 +116,78 @@ def alias_event(payload: Any) -> tuple[str, str, str] | None:
     return name, alias, version
 
 
-class _Deliveries:
-    """Delivery ids already accepted (bounded): MLflow retries, the check should run once."""
+class ReplayStore:
+    """Delivery ids already accepted, in SQLite, so a restarted receiver still refuses replays.
 
-    def __init__(self, size: int = 4096) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
+    An id must be remembered as long as a delivery carrying it could still pass the
+    timestamp check: up to ``2 * tolerance_s`` after it arrived (its timestamp may lie
+    ``tolerance_s`` ahead). Older ids are pruned as new ones come in.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], keep_s: float) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.keep_s = keep_s
         self._lock = threading.Lock()
+        con = self._connect()
+        try:
+            with con:
+                con.execute("CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, received_at REAL NOT NULL)")
+                con.execute("CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at)")
+        finally:
+            con.close()
 
-    def first_time(self, delivery_id: str) -> bool:
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def first_time(self, delivery_id: str, now: float | None = None) -> bool:
+        """Record ``delivery_id``; False when it was already recorded (a retry or a replay)."""
+        now = time.time() if now is None else now
         with self._lock:
-            if delivery_id in self._seen:
-                return False
-            self._seen[delivery_id] = None
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-            return True
+            con = self._connect()
+            try:
+                with con:
+                    con.execute("DELETE FROM deliveries WHERE received_at < ?", (now - self.keep_s,))
+                    cursor = con.execute("INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (?, ?)",
+                                         (delivery_id, now))
+                    return cursor.rowcount == 1
+            finally:
+                con.close()
+
+
+class _PooledHTTPServer(HTTPServer):
+    """An HTTP server whose connections are handled by a fixed pool of threads (see the module docstring)."""
+
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *,
+                 workers: int, max_pending: int) -> None:
+        super().__init__(address, handler)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift-webhook")
+        self._slots = threading.BoundedSemaphore(workers + max_pending)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: close now rather than hold it
+            return
+        try:
+            self._pool.submit(self._handle, request, client_address)
+        except RuntimeError:  # the pool is shut down
+            self._slots.release()
+            self.shutdown_request(request)
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - one bad connection must not stop the server
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False)
 
 
 class WebhookReceiver:
@@ -125,6 +195,9 @@ class WebhookReceiver:
 
     ``check(name, alias, version)`` runs on one worker thread, one delivery at a time;
     by default it is :meth:`Gate.audit`. ``port=0`` picks a free port (see :attr:`port`).
+    ``state_dir`` holds the replay store [default: ``webhook/`` in the drift-tracking
+    cache directory]; ``workers``, ``max_pending`` and ``timeout_s`` bound the
+    connections (see the module docstring).
     """
 
     def __init__(
@@ -135,16 +208,24 @@ class WebhookReceiver:
         host: str = "127.0.0.1",
         port: int = 0,
         tolerance_s: float = 300.0,
+        state_dir: str | os.PathLike[str] | None = None,
+        workers: int = 8,
+        max_pending: int = 64,
+        timeout_s: float = 10.0,
     ) -> None:
         if not secret:
             raise ValueError("the webhook secret is empty: deliveries could not be verified")
+        if workers < 1 or max_pending < 0 or not timeout_s > 0:
+            raise ValueError("workers must be >= 1, max_pending >= 0 and timeout_s > 0")
         self.secret = secret
         self.check = check
         self.tolerance_s = tolerance_s
+        self.timeout_s = timeout_s
         self.results: list[tuple[tuple[str, str, str], Any]] = []
         self._jobs: queue.Queue[tuple[str, str, str] | None] = queue.Queue()
-        self._deliveries = _Deliveries()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        state = Path(state_dir) if state_dir is not None else default_cache_dir() / "webhook"
+        self._deliveries = ReplayStore(state / REPLAY_FILE, keep_s=2 * tolerance_s + 60)
+        self._server = _PooledHTTPServer((host, port), _handler(self), workers=workers, max_pending=max_pending)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -219,6 +300,7 @@ class WebhookReceiver:
 def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "drift-tracking-webhook"
+        timeout = receiver.timeout_s  # socket timeout: an idle or trickling connection is closed
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path.rstrip("/") in ("", "/health"):
