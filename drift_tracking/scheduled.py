@@ -12,9 +12,10 @@ a Kubernetes CronJob or Airflow run the same command with ``--once``. Each tick
    (``models:/NAME@production`` in the stack) with a persistent ``--history`` (the
    persistence rule needs earlier windows) and ``--mlflow``, so the report, metrics and
    tier land on the tracking server;
-4. appends the outcome to a ledger, ``STATE/scheduled_windows.jsonl``. A window in the
-   ledger is not checked again; windows missed while the job was down or failing (up to
-   ``--catch-up`` of them) are checked on the next tick, oldest first.
+4. appends the outcome to a ledger, ``STATE/scheduled_windows.jsonl``. A window the ledger
+   holds as checked (or as having no traffic, or fewer than ``--min-rows`` rows) is not
+   checked again; windows missed while the job was down or failing (up to ``--catch-up``
+   of them) are checked on the next tick, oldest first.
 
 The check is the same ``check`` command a person runs by hand, in a subprocess: one
 process per window keeps a job that runs for months at a flat memory footprint, and an
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from drift_tracking.comparison import MIN_WINDOW
 from drift_tracking.data import SUPPORTED_FORMATS, read_table
 from drift_tracking.errors import DataError, DriftTrackingError
 from drift_tracking.monitor import History
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
 LEDGER = "scheduled_windows.jsonl"
 HEARTBEAT = "heartbeat"
-_DONE = ("checked", "no-traffic")
+_DONE = ("checked", "no-traffic", "too-few-rows")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LEVELS = {"ok": 0, "review": 1, "critical": 2}
 
@@ -76,6 +78,7 @@ class JobOptions:
     every: timedelta = timedelta(hours=6)
     grace: timedelta = timedelta(minutes=10)
     catch_up: int = 4
+    min_rows: int = MIN_WINDOW
     timestamp_column: str = "timestamp"
     text_column: str = "prompt"
     response_column: str | None = None
@@ -177,6 +180,9 @@ def check_window(window: Window, table: "pd.DataFrame", options: JobOptions,
     if rows.empty:
         record["outcome"] = "no-traffic"
         echo(f"[{window.label()}] no traffic logged in this window: nothing to check")
+    elif len(rows) < options.min_rows:
+        record["outcome"] = "too-few-rows"
+        echo(f"[{window.label()}] {len(rows)} rows, fewer than --min-rows {options.min_rows}: too few to compare")
     else:
         record.update(_run_check(window, rows, options))
         tier = record.get("tier")
@@ -253,6 +259,8 @@ def run_forever(options: JobOptions, *, clock: Callable[[], datetime] = lambda: 
               help="Wait this long after a window closes before checking it (late log lines).")
 @click.option("--catch-up", type=click.IntRange(0, 1000), default=4, show_default=True,
               help="Also check up to this many earlier windows that were missed (job down, check failed).")
+@click.option("--min-rows", type=click.IntRange(min=MIN_WINDOW), default=MIN_WINDOW, show_default=True,
+              help="A window with fewer rows is recorded as too small and not compared.")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=Path("drift-monitor-state"),
               show_default=True, help="Folder for the ledger, the drift history and the reports.")
 @click.option("--timestamp-column", default="timestamp", show_default=True)
@@ -267,7 +275,8 @@ def run_forever(options: JobOptions, *, clock: Callable[[], datetime] = lambda: 
 @click.option("--now", default=None,
               help="Act as if it were this time (ISO 8601; implies --once): backfill a window, or test.")
 @click.argument("check_args", nargs=-1, type=click.UNPROCESSED)
-def main(log_path: Path, baseline: str, every_hours: float, grace_minutes: float, catch_up: int, state: Path,
+def main(log_path: Path, baseline: str, every_hours: float, grace_minutes: float, catch_up: int, min_rows: int,
+         state: Path,
          timestamp_column: str, text_column: str, response_column: str | None, tracking_uri: str | None,
          experiment: str, config: str | None, fail_on: str | None, once: bool, now: str | None,
          check_args: tuple[str, ...]) -> None:
@@ -278,7 +287,7 @@ def main(log_path: Path, baseline: str, every_hours: float, grace_minutes: float
     """
     options = JobOptions(
         log=log_path, baseline=baseline, state=state, every=timedelta(hours=every_hours),
-        grace=timedelta(minutes=grace_minutes), catch_up=catch_up, timestamp_column=timestamp_column,
+        grace=timedelta(minutes=grace_minutes), catch_up=catch_up, min_rows=min_rows, timestamp_column=timestamp_column,
         text_column=text_column, response_column=response_column or None, tracking_uri=tracking_uri or None,
         experiment=experiment, config=config or None, fail_on=fail_on, check_args=check_args,
     )

@@ -23,6 +23,7 @@ from drift_tracking.errors import DataError
 from drift_tracking.scheduled import (
     JobOptions,
     Window,
+    check_window,
     due_windows,
     last_boundary,
     last_done,
@@ -84,6 +85,20 @@ def test_rows_in_a_window_are_half_open_and_undated_rows_are_counted():
     assert list(rows["prompt"]) == ["a", "b"] and undated == 2
     with pytest.raises(DataError, match="--timestamp-column"):
         rows_in(table, "time", window)
+
+
+def test_a_window_with_too_few_rows_is_recorded_without_running_a_check(tmp_path):
+    import pandas as pd
+
+    table = pd.DataFrame({"prompt": ["a", "b", "c"], "timestamp": ["2026-02-01T01:00:00Z"] * 3})
+    options = JobOptions(log=tmp_path / "unused.jsonl", baseline="unused", state=tmp_path / "state")
+    lines: list[str] = []
+    record = check_window(Window(_t("2026-02-01T00:00:00Z"), _t("2026-02-01T06:00:00Z")), table, options,
+                          lines.append)
+    assert record["outcome"] == "too-few-rows" and record["rows"] == 3
+    assert "fewer than --min-rows 20" in lines[0]
+    assert last_done(options.ledger.read()) == _t("2026-02-01T06:00:00Z")  # not retried at the next tick
+    assert not (tmp_path / "state" / "windows").exists()  # no check was started
 
 
 def test_the_loop_ticks_once_per_window_and_survives_a_failing_tick(tmp_path):
