@@ -11,8 +11,8 @@ Docker or a server:
 
 1. builds a baseline from a good week and registers it as
    ``support-bot-baseline@production`` (in ``--tracking-uri``, default a SQLite store in DIR);
-2. writes a day of traffic in four 6-hour windows; in the last one, 40% of the prompts
-   are about topics the baseline never saw;
+2. writes a day of traffic in four 6-hour windows (``--windows``); in the last one, 40% of
+   the prompts are about topics the baseline never saw;
 3. runs the job once after each window closed, at 06:10, 12:10, 18:10 and 00:10 UTC
    (``--now`` stands in for the clock the service waits on);
 4. prints each window's decision and where the runs and the job's ledger are.
@@ -38,11 +38,11 @@ DAY = datetime(2026, 3, 2, tzinfo=timezone.utc)
 EVERY = timedelta(hours=6)
 
 
-def traffic(n_window: int) -> list[samples.Sample]:
-    """Four 6-hour windows of ``n_window`` requests; the last with 40% unseen topics."""
+def traffic(n_window: int, windows: int) -> list[samples.Sample]:
+    """``windows`` 6-hour windows of ``n_window`` requests; the last with 40% unseen topics."""
     rows: list[samples.Sample] = []
-    for i in range(4):
-        rows += samples.generate(n_window, seed=30 + i, novel_share=0.4 if i == 3 else 0.0,
+    for i in range(windows):
+        rows += samples.generate(n_window, seed=30 + i, novel_share=0.4 if i == windows - 1 else 0.0,
                                  start=DAY + i * EVERY, interval_seconds=EVERY.total_seconds() / n_window)
     return rows
 
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", default=None, help="MLflow server [default: a SQLite store in DIR]")
     parser.add_argument("--n-baseline", type=int, default=2000, help="requests in the good week")
     parser.add_argument("--n-window", type=int, default=300, help="requests per 6-hour window")
+    parser.add_argument("--windows", type=int, default=4, choices=range(2, 5), help="6-hour windows (2 to 4)")
     args = parser.parse_args(argv)
 
     root = args.dir.resolve()
@@ -81,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"registered {registered.uri} (version {registered.version})")
 
     # 2. The log the service reads from /data.
-    log = samples.write(traffic(args.n_window), root / "logs" / "traffic.jsonl")
+    log = samples.write(traffic(args.n_window, args.windows), root / "logs" / "traffic.jsonl")
 
     # 3. One tick after each window closed (the service sleeps until then).
     state = root / "state"
     (state / "scheduled_windows.jsonl").unlink(missing_ok=True)  # a rerun starts a fresh schedule
     (state / "history" / "drift_history.jsonl").unlink(missing_ok=True)
-    for i in range(1, 5):
+    for i in range(1, args.windows + 1):
         print(run_job(log, state, tracking_uri, DAY + i * EVERY + timedelta(minutes=10)))
 
     # 4. What the job recorded.

@@ -190,7 +190,8 @@ def test_webhook_setup_proves_the_secret_and_is_idempotent(stack, tmp_path):
     assert "Webhook drift-audit updated" in right.stdout and "accepted by the receiver" in right.stdout
     from mlflow import MlflowClient
 
-    hooks = [w for w in MlflowClient(stack["uri"]).list_webhooks() if w.name == "drift-audit"]
+    client = MlflowClient(tracking_uri=stack["uri"], registry_uri=stack["uri"])  # not a registry set globally
+    hooks = [w for w in client.list_webhooks() if w.name == "drift-audit"]
     assert len(hooks) == 1 and hooks[0].url == stack["gate_url"]
 
 
