@@ -43,17 +43,17 @@ def main() -> None:
     identity = ModelIdentity(name="synthetic", dimension=args.dim, weights_sha256="0" * 64)
 
     start = time.perf_counter()
-    baseline = Baseline.fit(reference, identity=identity)
+    baseline = Baseline().fit(reference, identity=identity)
     t_fit = time.perf_counter() - start
 
-    ref = baseline.prompts
+    ref = baseline.prompts_
     timings = {}
     for name, fn in {
         "assign + js_divergence": lambda: st.js_divergence(ref.counts_, np.bincount(ref.assign(window)[0], minlength=ref.n_clusters)),
-        "wasserstein (sliced)": lambda: st.wasserstein(ref.embeddings, window),
-        "novel_clusters": lambda: st.novel_clusters(ref.embeddings, window),
-        "mmd (+permutations)": lambda: st.mmd(ref.embeddings, window),
-        "classifier_auc": lambda: st.classifier_auc(ref.embeddings, window),
+        "wasserstein (sliced)": lambda: st.wasserstein(ref.embeddings_, window),
+        "novel_clusters": lambda: st.novel_clusters(ref.embeddings_, window),
+        "mmd (+permutations)": lambda: st.mmd(ref.embeddings_, window),
+        "classifier_auc": lambda: st.classifier_auc(ref.embeddings_, window),
     }.items():
         start = time.perf_counter()
         fn()

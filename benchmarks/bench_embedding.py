@@ -30,14 +30,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats; the best is reported")
     args = parser.parse_args()
 
-    from drift_tracking import samples
+    from drift_tracking import demo
     from drift_tracking.data import load_texts
     from drift_tracking.embedding import Embedder, select_device
 
     if args.data:
         texts = load_texts(args.data, text_column=args.column).prompts[: args.n]
     else:
-        texts = [s.prompt for s in samples.generate(args.n, seed=7)]
+        texts = [s.prompt for s in demo.generate(args.n, seed=7)]
     texts = list(dict.fromkeys(texts))  # distinct texts: a cold cache must embed every one
     device = select_device(args.device)
 

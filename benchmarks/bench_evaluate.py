@@ -37,7 +37,7 @@ def main() -> int:
     import mlflow
     import pandas as pd
 
-    from drift_tracking import samples
+    from drift_tracking import demo
     from drift_tracking.baseline import Baseline
     from drift_tracking.embedding import Embedder
 
@@ -51,12 +51,12 @@ def main() -> int:
         finally:
             spent["embedding"] += time.perf_counter() - start
 
-    base = samples.generate(args.baseline, seed=1)
-    built = Baseline.build([s.prompt for s in base], responses=[s.response for s in base], embedder=Embedder())
+    base = demo.generate(args.baseline, seed=1)
+    built = Baseline().fit_texts([s.prompt for s in base], [s.response for s in base], embedder=Embedder())
     path = built.save(ROOT / "baseline")
 
     def evaluate(rows: int, seed: int) -> tuple[float, float, dict]:
-        window = samples.generate(rows, seed=seed, novel_share=0.1, start="2026-03-01T00:00:00Z")
+        window = demo.generate(rows, seed=seed, novel_share=0.1, start="2026-03-01T00:00:00Z")
         df = pd.DataFrame({"inputs": [s.prompt for s in window], "response": [s.response for s in window]})
         spent["embedding"] = 0.0
         Embedder.encode = timed_encode

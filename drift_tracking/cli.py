@@ -13,7 +13,21 @@ from typing import Any
 
 import click
 
+from drift_tracking.baseline import Baseline
+from drift_tracking.comparison import compare
+from drift_tracking.config import Config, load_config
+from drift_tracking.data import TextData, load_texts
+from drift_tracking.embedding import Embedder
 from drift_tracking.errors import DriftTrackingError
+from drift_tracking.integrations import load_baseline
+from drift_tracking.integrations.mlflow_registry import register_baseline
+from drift_tracking.integrations.mlflow_sink import MlflowSink
+from drift_tracking.integrations.relog import relog as relog_reports
+from drift_tracking.integrations.wandb_logger import WandbSink, log_baseline_artifact
+from drift_tracking.monitor import History, Monitor
+from drift_tracking.quality import QualitySource, reference_values
+from drift_tracking.report import TIER_LEVEL, DriftReport
+from drift_tracking.sinks import Sink, SinkUnavailable
 
 TIER_COLOURS = {"ok": "green", "review": "yellow", "critical": "red"}
 
@@ -97,24 +111,18 @@ def _sink_options(func: Any) -> Any:
 def open_sinks(
     *, use_mlflow: bool, use_wandb: bool, tracking_uri: str | None, experiment: str,
     wandb_project: str, wandb_dir: str | None, run_name: str | None = None,
-) -> list[Any]:
+) -> list[Sink]:
     """The sinks a command logs to; each imports its SDK only here."""
-    sinks: list[Any] = []
+    sinks: list[Sink] = []
     if use_mlflow:
-        from drift_tracking.integrations.mlflow_sink import MlflowSink
-
         sinks.append(MlflowSink(tracking_uri=tracking_uri, experiment_name=experiment, run_name=run_name))
     if use_wandb:
-        from drift_tracking.integrations.wandb_logger import WandbSink
-
         sinks.append(WandbSink(project=wandb_project, dir=wandb_dir, run_name=run_name))
     return sinks
 
 
-def emit(report: Any, sinks: list[Any], history: list[dict[str, Any]] | None = None) -> None:
+def emit(report: DriftReport, sinks: list[Sink], history: list[dict[str, Any]] | None = None) -> None:
     """Send a report to every sink; a sink that is down spools it and says so, nothing stops."""
-    from drift_tracking.sinks import SinkUnavailable
-
     for sink in sinks:
         try:
             where = sink.log_report(report, history=history or ())
@@ -124,23 +132,19 @@ def emit(report: Any, sinks: list[Any], history: list[dict[str, Any]] | None = N
             click.echo(click.style(f"warning: {exc}", fg="yellow"), err=True)
 
 
-def close_sinks(sinks: list[Any]) -> None:
+def close_sinks(sinks: list[Sink]) -> None:
     for sink in sinks:
         line = sink.close()
         if line:
             click.echo(line, err=True)
 
 
-def _embedder(model: str | None, device: str, batch_size: int) -> Any:
-    from drift_tracking.embedding import Embedder
-
+def _embedder(model: str | None, device: str, batch_size: int) -> Embedder:
     return Embedder(model, device=device, batch_size=batch_size)
 
 
-def _load(data: str, text_column: str, response_column: str | None, config: Any, **columns: str | None) -> Any:
+def _load(data: str, text_column: str, response_column: str | None, config: Config, **columns: str | None) -> TextData:
     """The rows of DATA; response ids are read when feedback is configured (flags join on them)."""
-    from drift_tracking.data import load_texts
-
     id_column = config.feedback.id_column if config.feedback.path else None
     texts = load_texts(data, text_column=text_column, response_column=response_column, id_column=id_column,
                        **columns)
@@ -169,28 +173,19 @@ def _policy_options(func: Any) -> Any:
     return func
 
 
-def _config(config_path: str | None, **overrides: str | None) -> Any:
-    """The configuration file (or defaults) with command-line options taking precedence."""
-    from drift_tracking.config import Config, load_config
-
+def _config(config_path: str | None, **overrides: Any) -> Config:
+    """The configuration file (or defaults) with command-line options taking precedence, validated once."""
     config = load_config(config_path) if config_path else Config()
-    for (section, attr), value in {
-        ("golden", "path"): overrides.get("golden_path"),
-        ("reward", "column"): overrides.get("reward_column"),
-        ("feedback", "path"): overrides.get("feedback_path"),
-        ("monitor", "history"): overrides.get("history_dir"),
-        ("monitor", "window"): overrides.get("freq"),
-        ("monitor", "timestamp_column"): overrides.get("timestamp_column"),
-        ("monitor", "min_window"): overrides.get("min_window"),
-    }.items():
-        if value is not None:
-            setattr(getattr(config, section), attr, value)
-    return config
+    return config.with_overrides(
+        golden={"path": overrides.get("golden_path")},
+        reward={"column": overrides.get("reward_column")},
+        feedback={"path": overrides.get("feedback_path")},
+        monitor={"history": overrides.get("history_dir"), "window": overrides.get("freq"),
+                 "timestamp_column": overrides.get("timestamp_column"), "min_window": overrides.get("min_window")},
+    )
 
 
-def _quality(config: Any, data: str, texts: Any, embedder: Any) -> Any:
-    from drift_tracking.quality import QualitySource
-
+def _quality(config: Config, data: str, texts: TextData, embedder: Embedder) -> QualitySource | None:
     source = QualitySource.from_config(config, data, texts, embedder=embedder)
     return None if source.empty else source
 
@@ -249,37 +244,25 @@ def baseline_build(
     wandb_dir: str | None,
 ) -> None:
     """Embed DATA (.jsonl, .csv, .parquet) and save a checksummed baseline to --out."""
-    from drift_tracking.baseline import Baseline
-    from drift_tracking.quality import reference_values
-
+    if Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())) and not force:
+        raise click.BadParameter(f"{out} already exists and is not empty; pass --force to overwrite it", param_hint="--out")
     config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
     texts = _load(data, text_column, response_column, config)
     embedder = _embedder(model, device, batch_size)
-    click.echo(f"Embedding {len(texts)} prompts with {embedder.model_name} ...", err=True)
-    built = Baseline.build(
-        texts.prompts,
-        responses=texts.responses,
-        ids=texts.ids,
-        embedder=embedder,
-        n_clusters=clusters,
-        seed=seed,
-        source=str(data),
-        window_size=window_size,
-    )
     quality = _quality(config, data, texts, embedder)
-    if quality:
-        built.quality_ = reference_values(golden=quality.golden, rewards=quality.rewards, flags=quality.flags)
-        click.echo(f"Quality of the good period: {json.dumps(built.quality_)}", err=True)
+    reference = reference_values(golden=quality.golden, rewards=quality.rewards, flags=quality.flags) if quality else {}
+    if reference:
+        click.echo(f"Quality of the good period: {json.dumps(reference)}", err=True)
+    click.echo(f"Embedding {len(texts)} prompts with {embedder.model_name} ...", err=True)
+    built = Baseline(n_clusters=clusters, window_size=window_size, seed=seed).fit_texts(
+        texts.prompts, texts.responses, embedder=embedder, ids=texts.ids, quality=reference, source=str(data),
+    )
     path = built.save(out, overwrite=force)
-    click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts.n_clusters} clusters) to {path}")
+    click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts_.n_clusters} clusters) to {path}")
     if register_name:
-        from drift_tracking.integrations.mlflow_registry import register_baseline
-
         registered = register_baseline(path, register_name, aliases=aliases, tracking_uri=tracking_uri)
         click.echo(f"Registered in MLflow as {registered.uri} (version {registered.version})")
     if use_wandb:
-        from drift_tracking.integrations.wandb_logger import log_baseline_artifact
-
         click.echo(log_baseline_artifact(path, project=wandb_project, aliases=aliases, dir=wandb_dir))
 
 
@@ -287,10 +270,8 @@ def baseline_build(
 @click.argument("uri")
 def baseline_show(uri: str) -> None:
     """Verify a baseline's checksums and print its manifest."""
-    from drift_tracking.baseline import Baseline
-
     loaded = Baseline.load(uri)
-    click.echo(json.dumps({**loaded.describe(), "model": loaded.identity.to_dict()}, indent=2))
+    click.echo(json.dumps({**loaded.describe(), "model": loaded.identity_.to_dict()}, indent=2))
 
 
 # -- check ---------------------------------------------------------------------------
@@ -338,8 +319,6 @@ def check(
     BASELINE is a directory or an MLflow / W&B URI (models:/NAME@ALIAS, runs:/..., wandb:...).
     With --history the window is recorded and earlier windows count for persistence.
     """
-    from drift_tracking.monitor import History, Monitor
-
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column,
                      feedback_path=feedback_path, history_dir=history_dir)
     loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
@@ -396,8 +375,6 @@ def monitor(
     append-only history (--history DIR, else next to a local baseline) and logged to
     the sinks with its index as the step.
     """
-    from drift_tracking.monitor import History, Monitor
-
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path,
                      history_dir=history_dir, freq=freq, timestamp_column=timestamp_column, min_window=min_window)
     loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
@@ -447,17 +424,13 @@ def _window_inputs(
     config: Any, model: str | None, device: str, batch_size: int, **columns: str | None,
 ) -> tuple[Any, Any, Any]:
     """What check and monitor start from: the baseline, the rows of DATA and an embedder matching the baseline."""
-    from drift_tracking.integrations import load_baseline
-
     loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = _load(data, text_column, response_column, config, **columns)
-    return loaded, texts, _embedder(model or loaded.identity.name, device, batch_size)
+    return loaded, texts, _embedder(model or loaded.identity_.name, device, batch_size)
 
 
 def _exit_if_reached(fail_on: str | None, tiers: list[str]) -> None:
     """Exit 1 when any of ``tiers`` reaches the ``--fail-on`` level."""
-    from drift_tracking.report import TIER_LEVEL
-
     if fail_on and max((TIER_LEVEL[t] for t in tiers), default=0) >= TIER_LEVEL[fail_on]:
         sys.exit(1)
 
@@ -516,8 +489,6 @@ def relog(spool: str, tracking_uri: str | None) -> None:
     from one run go back into one run, in window order; each sent report moves to
     SPOOL/sent/ so it is never sent twice.
     """
-    from drift_tracking.integrations.relog import relog as relog_reports
-
     sent = relog_reports(spool, tracking_uri=tracking_uri, echo=lambda line: click.echo(line, err=True))
     click.echo(f"Re-logged {len(sent)} report(s) from {spool}")
 
@@ -546,10 +517,7 @@ def demo(
     Nothing leaves the machine: the bundled model embeds, MLflow writes to a SQLite store
     in DIR and W&B runs offline in DIR/wandb. The closing lines say how to look at both.
     """
-    from drift_tracking import samples
-    from drift_tracking.baseline import Baseline
-    from drift_tracking.comparison import compare
-    from drift_tracking.data import load_texts
+    from drift_tracking import demo as samples  # demo data is loaded by this command only
 
     root = Path(workdir)
     root.mkdir(parents=True, exist_ok=True)
@@ -567,7 +535,8 @@ def demo(
     embedder = _embedder(None, device, batch_size)
     data = load_texts(paths["baseline"], text_column="prompt", response_column="response")
     click.echo(f"Building the baseline (embedding {len(data)} prompts and responses on {embedder.device}) ...")
-    built = Baseline.build(data.prompts, responses=data.responses, ids=data.ids, embedder=embedder, source=str(paths["baseline"]))
+    built = Baseline().fit_texts(data.prompts, data.responses, embedder=embedder, ids=data.ids,
+                                 source=str(paths["baseline"]))
     built.save(root / "baseline", overwrite=True)
     click.echo(f"Saved baseline {built.version} to {root / 'baseline'}\n")
     tracking_uri = f"sqlite:///{(root / 'mlflow.db').resolve()}"

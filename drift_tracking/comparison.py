@@ -1,67 +1,106 @@
-"""compare(): a production window against a baseline, as one :class:`DriftReport`.
+"""Measure a production window against a baseline: every registered metric, per side, once.
 
-The statistics are computed here once, for prompts and (when both sides have them)
-responses; the policy turns them into a tier. Every sink receives the result, so the
-CLI, MLflow and W&B always agree.
+:func:`measure` returns :class:`Measurements`, an immutable record of what the statistics
+found (metrics of prompts and responses, the cluster table, novel clusters with example
+prompts, the 2-D projection, quality signals). The policy decides on it
+(:meth:`drift_tracking.policy.Policy.decide`) and :func:`compare` assembles the
+:class:`~drift_tracking.report.DriftReport` every sink receives, so the CLI, MLflow and
+W&B always agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from drift_tracking import metrics as registry
 from drift_tracking import statistics as st
 from drift_tracking.artifact import utc_now
+from drift_tracking.data import TextData
+from drift_tracking.embedding import Embedder, checked_embeddings
 from drift_tracking.errors import DataError
+from drift_tracking.metrics import MIN_WINDOW
+from drift_tracking.policy import Policy
 from drift_tracking.report import DriftReport, Projection
 
 if TYPE_CHECKING:
     from drift_tracking.baseline import Baseline, Reference
-    from drift_tracking.data import TextData
-    from drift_tracking.embedding import Embedder
-    from drift_tracking.policy import Policy
     from drift_tracking.quality import QualityInputs
 
-MIN_WINDOW = 20
 _PLOT_BASELINE_POINTS = 3000
 _PLOT_WINDOW_POINTS = 3000
 _EXAMPLES_PER_CLUSTER = 5
 
 
-@dataclass
-class SideResult:
-    """Metrics of one side (prompts or responses) and the per-point facts plots need."""
+@dataclass(frozen=True)
+class SideMeasurements:
+    """What the statistics found on one side (prompts or responses) of a window."""
 
-    metrics: dict[str, float]
-    cluster_shift: list[dict[str, Any]]
-    novel_clusters: list[dict[str, Any]]
-    nearest_cluster: np.ndarray
-    novel_mask: np.ndarray
+    metrics: Mapping[str, float]
+    cluster_shift: tuple[dict[str, Any], ...] = ()
+    novel_clusters: tuple[dict[str, Any], ...] = ()
 
 
-def side_metrics(reference: "Reference", x: np.ndarray, *, seed: int = 0) -> SideResult:
-    """Every drift statistic of window embeddings ``x`` against one baseline side."""
-    labels, distances = reference.assign(x)
-    counts = np.bincount(labels, minlength=reference.n_clusters)
-    novel = st.novel_clusters(reference.embeddings, x, seed=seed)
-    mmd = st.mmd(reference.embeddings, x, seed=seed)
-    metrics = {
-        "js_divergence": st.js_divergence(reference.counts_, counts),
-        "wasserstein": st.wasserstein(reference.embeddings, x, seed=seed),
-        "novel_cluster_share": float(novel.share),
-        "mmd": float(mmd.mmd2),
-        "mmd_p_value": float(mmd.p_value),
-        "classifier_auc": st.classifier_auc(reference.embeddings, x, seed=seed),
-        "outlier_share": float(np.mean(distances > reference.novelty_cutoff_)),
-    }
-    shift = st.cluster_shift(reference.counts_, counts)
+@dataclass(frozen=True)
+class Measurements:
+    """Everything measured about one window, before any decision."""
+
+    prompts: SideMeasurements
+    n_samples: int
+    responses: SideMeasurements | None = None
+    quality: Mapping[str, Any] = field(default_factory=dict)
+    projection: Projection | None = None
+    window: Mapping[str, Any] = field(default_factory=dict)
+    invalid_rows: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def measure_side(
+    reference: "Reference", x: np.ndarray, *, seed: int = 0, texts: Sequence[str] | None = None
+) -> tuple[SideMeasurements, registry.SidePair]:
+    """Every registered metric of window embeddings ``x`` against one baseline side."""
+    pair = reference.pair(x, seed=seed)
+    shift = st.cluster_shift(reference.counts_, pair.window_counts)
     for row in shift:
         if reference.cluster_labels_:
             row["label"] = reference.cluster_labels_[row["cluster"]]
-    return SideResult(metrics, shift, list(novel.clusters), labels, np.asarray(novel.novel_mask, dtype=bool))
+    side = SideMeasurements(
+        metrics=registry.compute_all(pair),
+        cluster_shift=tuple(shift),
+        novel_clusters=tuple(_with_examples(pair.novel.clusters, texts)),
+    )
+    return side, pair
+
+
+def measure(
+    baseline: "Baseline",
+    prompt_embeddings: np.ndarray,
+    *,
+    response_embeddings: np.ndarray | None = None,
+    texts: Sequence[str] | None = None,
+    seed: int = 0,
+    window: Mapping[str, Any] | None = None,
+    quality: Mapping[str, Any] | None = None,
+    invalid_rows: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+) -> Measurements:
+    """The statistics of given window embeddings against ``baseline``; no decision yet."""
+    x = checked_embeddings(prompt_embeddings, baseline.identity_.dimension, "prompt", holder="the window",
+                           minimum=MIN_WINDOW)
+    prompts, pair = measure_side(baseline.prompts_, x, seed=seed, texts=texts)
+    responses = None
+    if response_embeddings is not None and baseline.responses_ is not None:
+        y = checked_embeddings(response_embeddings, baseline.identity_.dimension, "response", holder="the window",
+                               minimum=MIN_WINDOW)
+        responses, _ = measure_side(baseline.responses_, y, seed=seed)
+    return Measurements(
+        prompts=prompts, n_samples=int(x.shape[0]), responses=responses, quality=dict(quality or {}),
+        projection=_projection(baseline, pair, texts, seed), window=dict(window or {}),
+        invalid_rows=dict(invalid_rows or {}), warnings=tuple(warnings),
+    )
 
 
 def compare_embeddings(
@@ -70,46 +109,57 @@ def compare_embeddings(
     *,
     response_embeddings: np.ndarray | None = None,
     texts: Sequence[str] | None = None,
-    policy: "Policy | None" = None,
+    policy: Policy | None = None,
     seed: int = 0,
     window: dict[str, Any] | None = None,
-    history: Sequence[dict[str, Any]] = (),
+    history: Sequence[Mapping[str, Any]] = (),
     quality: dict[str, Any] | None = None,
 ) -> DriftReport:
-    """The pure part of :func:`compare`: statistics and decision on given embeddings.
+    """Measure given embeddings and decide: :func:`compare` without the embedding step.
 
     ``history`` (earlier windows' records, oldest first) lets the policy require
     persistence; ``quality`` holds golden-set, reward and feedback signals
     (:meth:`drift_tracking.quality.QualityInputs.signals`).
     """
-    from drift_tracking.policy import Policy
+    found = measure(baseline, prompt_embeddings, response_embeddings=response_embeddings, texts=texts,
+                    seed=seed, window=window, quality=quality)
+    return decide_report(found, baseline, policy, history)
 
-    x = np.asarray(prompt_embeddings, dtype=np.float32)
-    _check_window(x, baseline.identity.dimension, "prompt")
-    prompts = side_metrics(baseline.prompts, x, seed=seed)
-    response_metrics = None
-    if response_embeddings is not None and baseline.responses is not None:
-        y = np.asarray(response_embeddings, dtype=np.float32)
-        _check_window(y, baseline.identity.dimension, "response")
-        response_metrics = side_metrics(baseline.responses, y, seed=seed).metrics
-    novel = _with_examples(prompts.novel_clusters, texts)
-    report = DriftReport(
-        tier="ok",
-        n_samples=int(x.shape[0]),
-        n_baseline=len(baseline),
-        metrics=prompts.metrics,
-        response_metrics=response_metrics,
-        cluster_shift=prompts.cluster_shift,
-        novel_clusters=novel,
-        model=baseline.identity.to_dict(),
-        baseline=baseline.describe(),
-        window=dict(window or {}),
-        created_at=utc_now(),
-        projection=_projection(baseline, x, prompts, texts, seed),
+
+def decide_report(
+    found: Measurements, baseline: "Baseline", policy: Policy | None, history: Sequence[Mapping[str, Any]] = ()
+) -> DriftReport:
+    """The policy's decision on ``found``, assembled with it into the one report."""
+    decision = (policy or Policy()).decide(found, baseline, history=history)
+    return DriftReport.assemble(found, decision, model=baseline.identity_.to_dict(),
+                                baseline=baseline.describe(), n_baseline=len(baseline), created_at=utc_now())
+
+
+def measure_texts(
+    baseline: "Baseline",
+    window: "Sequence[str] | TextData",
+    *,
+    embedder: Embedder,
+    seed: int = 0,
+    window_info: Mapping[str, Any] | None = None,
+    quality: "QualityInputs | None" = None,
+) -> Measurements:
+    """Embed a window's prompts (and responses) with ``embedder`` and measure them."""
+    data = window if isinstance(window, TextData) else TextData(prompts=list(window))
+    texts, responses = data.prompts, data.responses
+    if len(texts) < MIN_WINDOW:
+        raise DataError(f"the window has {len(texts)} valid texts; at least {MIN_WINDOW} are needed to compare")
+    if responses is not None and len(responses) != len(texts):
+        raise DataError(f"{len(responses)} responses for {len(texts)} prompts: they must align")
+    warnings = embedder.identity.check_compatible(baseline.identity_, "baseline")
+    if responses is not None and baseline.responses_ is None:
+        warnings.append("the baseline has no responses: response drift was not measured")
+    y = embedder.encode(list(responses)) if responses is not None and baseline.responses_ is not None else None
+    return measure(
+        baseline, embedder.encode(texts), response_embeddings=y, texts=texts, seed=seed, window=window_info,
+        quality=quality.signals(baseline) if quality is not None else None,
+        invalid_rows=data.invalid_summary() if data.n_invalid else {}, warnings=warnings,
     )
-    report.quality = dict(quality or {})
-    (policy or Policy()).apply(report, baseline, history=history)
-    return report
 
 
 def compare(
@@ -117,59 +167,28 @@ def compare(
     window: "Sequence[str] | TextData",
     *,
     responses: Sequence[str] | None = None,
-    embedder: "Embedder | None" = None,
-    policy: "Policy | None" = None,
+    embedder: Embedder | None = None,
+    policy: Policy | None = None,
     seed: int = 0,
-    window_info: dict[str, Any] | None = None,
-    history: Sequence[dict[str, Any]] = (),
+    window_info: Mapping[str, Any] | None = None,
+    history: Sequence[Mapping[str, Any]] = (),
     quality: "QualityInputs | None" = None,
 ) -> DriftReport:
     """Embed a production window and compare it to ``baseline``.
 
-    ``window`` is a list of prompts or a :class:`~drift_tracking.data.TextData` (whose
-    responses and invalid-row report are then used). The embedder must use the model
-    the baseline pins; by default one is made for it.
+    ``window`` is a list of prompts (with ``responses`` aligned to them) or a
+    :class:`~drift_tracking.data.TextData` (whose responses and invalid-row report are
+    then used). The embedder must use the model the baseline pins; by default one is
+    made for it.
     """
-    from drift_tracking.data import TextData
-    from drift_tracking.embedding import Embedder
-
-    invalid: dict[str, Any] = {}
-    if isinstance(window, TextData):
-        texts = window.prompts
-        responses = window.responses if responses is None else responses
-        invalid = window.invalid_summary() if window.n_invalid else {}
-    else:
-        texts = list(window)
-    if len(texts) < MIN_WINDOW:
-        raise DataError(f"the window has {len(texts)} valid texts; at least {MIN_WINDOW} are needed to compare")
-    if responses is not None and len(responses) != len(texts):
-        raise DataError(f"{len(responses)} responses for {len(texts)} prompts: they must align")
-    if embedder is None:  # the baseline's model; its name resolves to the bundled copy when it is the default
-        embedder = Embedder(baseline.identity.name)
-    warnings = embedder.identity.check_compatible(baseline.identity, "baseline")
-    x = embedder.encode(texts)
-    y = embedder.encode(list(responses)) if responses is not None and baseline.responses is not None else None
-    report = compare_embeddings(
-        baseline, x, response_embeddings=y, texts=texts, policy=policy, seed=seed, window=window_info,
-        history=history, quality=quality.signals(baseline) if quality is not None else None,
-    )
-    report.invalid_rows = invalid
-    report.warnings = warnings + report.warnings
-    if responses is not None and baseline.responses is None:
-        report.warnings.append("the baseline has no responses: response drift was not measured")
-    return report
+    if not isinstance(window, TextData):
+        window = TextData(prompts=list(window), responses=list(responses) if responses is not None else None)
+    embedder = embedder or Embedder(baseline.identity_.name)
+    found = measure_texts(baseline, window, embedder=embedder, seed=seed, window_info=window_info, quality=quality)
+    return decide_report(found, baseline, policy, history)
 
 
-def _check_window(x: np.ndarray, dim: int, what: str) -> None:
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise DataError(f"{what} embeddings must be (n, {dim}), got {x.shape}")
-    if x.shape[0] < MIN_WINDOW:
-        raise DataError(f"the window has {x.shape[0]} {what}s; at least {MIN_WINDOW} are needed to compare")
-    if not np.isfinite(x).all():
-        raise DataError(f"{what} embeddings contain NaN or infinite values")
-
-
-def _with_examples(clusters: list[dict[str, Any]], texts: Sequence[str] | None) -> list[dict[str, Any]]:
+def _with_examples(clusters: Sequence[Mapping[str, Any]], texts: Sequence[str] | None) -> list[dict[str, Any]]:
     out = []
     for cluster in clusters:
         row = {k: v for k, v in cluster.items() if k != "members"}
@@ -180,18 +199,19 @@ def _with_examples(clusters: list[dict[str, Any]], texts: Sequence[str] | None) 
 
 
 def _projection(
-    baseline: "Baseline", x: np.ndarray, side: SideResult, texts: Sequence[str] | None, seed: int
+    baseline: "Baseline", pair: registry.SidePair, texts: Sequence[str] | None, seed: int
 ) -> Projection:
     rng = np.random.default_rng(seed)
-    ref = baseline.prompts
-    b_idx = np.sort(rng.choice(len(ref.embeddings), min(len(ref.embeddings), _PLOT_BASELINE_POINTS), replace=False))
+    ref = baseline.prompts_
+    x = pair.window
+    b_idx = np.sort(rng.choice(len(ref.embeddings_), min(len(ref.embeddings_), _PLOT_BASELINE_POINTS), replace=False))
     w_idx = np.sort(rng.choice(len(x), min(len(x), _PLOT_WINDOW_POINTS), replace=False))
-    b_labels, _ = ref.assign(ref.embeddings[b_idx])
     return Projection(
-        baseline_xy=ref.project(ref.embeddings[b_idx]),
-        baseline_cluster=b_labels,
+        baseline_xy=ref.project(ref.embeddings_[b_idx]),
+        baseline_cluster=ref.labels_[b_idx],
         window_xy=ref.project(x[w_idx]),
-        window_cluster=side.nearest_cluster[w_idx],
-        window_novel=side.novel_mask[w_idx],
+        window_cluster=pair.assignment[0][w_idx],
+        window_novel=np.asarray(pair.novel.novel_mask, dtype=bool)[w_idx],
+        window_novel_cluster=np.asarray(pair.novel.labels)[w_idx],
         window_texts=[texts[i] for i in w_idx] if texts is not None else [],
     )

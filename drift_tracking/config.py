@@ -40,117 +40,154 @@ Example (every key optional; relative paths are relative to the file)::
     history = "drift-history/"
 
 Unknown keys, wrong types, negative levels and a review level above its critical level
-are errors that name the key, so a typo never silently falls back to a default.
+are errors that name the key, so a typo never silently falls back to a default. The
+file and any command-line or evaluator overrides are merged first and validated once
+(:meth:`Config.from_dict`, :meth:`Config.with_overrides`); a :class:`Config` is frozen.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from drift_tracking import metrics as registry
 from drift_tracking.errors import ConfigError
-from drift_tracking.policy import (
-    THRESHOLD_MODES,
-    Level,
-    Policy,
-    QualityLevels,
-    RetrainRule,
-    check_levels,
-)
-from drift_tracking.quality import DEFAULT_SIMILARITY, GOLDEN_METHODS
+from drift_tracking.metrics import MIN_WINDOW
+from drift_tracking.monitor import parse_frequency
+from drift_tracking.policy import Level, Policy, QualityLevels, RetrainRule, check_levels
+from drift_tracking.quality import DEFAULT_SIMILARITY
 
 
-@dataclass
-class ThresholdsConfig:
-    mode: str = "auto"
-    levels: dict[str, Level] = field(default_factory=dict)
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
-@dataclass
-class GoldenConfig:
+class LevelConfig(_Section):
+    review: float = Field(ge=0)
+    critical: float = Field(ge=0)
+    extreme: float | None = Field(default=None, ge=0)
+
+    def level(self) -> Level:
+        return Level(self.review, self.critical, math.inf if self.extreme is None else self.extreme)
+
+
+class ThresholdsConfig(_Section):
+    mode: str = "auto"  # checked by Policy, which names the key
+    levels: dict[str, LevelConfig] = Field(default_factory=dict)
+
+    @field_validator("levels")
+    @classmethod
+    def _known_metrics(cls, levels: dict[str, LevelConfig]) -> dict[str, LevelConfig]:
+        for metric in levels:
+            if registry.get(metric) is None:
+                raise ValueError(f"unknown metric 'thresholds.levels.{metric}'; known metrics: "
+                                 f"{', '.join(sorted(registry.names()))}")
+        return levels
+
+
+# The sections below are typed here; their ranges and order are checked once, by the
+# policy objects they become (Policy, QualityLevels, RetrainRule), whose errors name the key.
+class PersistenceConfig(_Section):
+    windows: int = 2
+
+
+class QualityConfig(_Section):
+    review_drop: float = 0.05
+    critical_drop: float = 0.15
+    material_drop: float = 0.10
+    flag_review_increase: float = 0.5
+    flag_critical_increase: float = 1.0
+
+
+class RetrainConfig(_Section):
+    novel_share: float = 0.30
+    horizon: int = 3
+
+
+class GoldenConfig(_Section):
     path: str | None = None
-    method: str = "normalised"
-    min_similarity: float = DEFAULT_SIMILARITY
-    baseline_accuracy: float | None = None
+    method: Literal["exact", "normalised", "embedding"] = "normalised"
+    min_similarity: float = Field(default=DEFAULT_SIMILARITY, ge=0, le=1)
+    baseline_accuracy: float | None = Field(default=None, ge=0, le=1)
 
 
-@dataclass
-class RewardConfig:
+class RewardConfig(_Section):
     column: str | None = None
     baseline_mean: float | None = None
 
 
-@dataclass
-class FeedbackConfig:
+class FeedbackConfig(_Section):
     path: str | None = None
     id_column: str = "id"
     flag_column: str = "flag"
-    baseline_rate: float | None = None
+    baseline_rate: float | None = Field(default=None, ge=0, le=1)
 
 
-@dataclass
-class MonitorConfig:
+class MonitorConfig(_Section):
     window: str = "1d"
     timestamp_column: str = "timestamp"
-    min_window: int = 20
+    min_window: int = Field(default=MIN_WINDOW, ge=MIN_WINDOW)
     history: str | None = None
 
+    @field_validator("window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_frequency(value)
+        return value
 
-@dataclass
-class PersistenceConfig:
-    windows: int = 2
 
-
-@dataclass
-class Config:
+class Config(_Section):
     """Everything a check or a monitor run can be told; ``policy()`` builds the decision rules."""
 
-    thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
-    persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
-    quality: QualityLevels = field(default_factory=QualityLevels)
-    retrain: RetrainRule = field(default_factory=RetrainRule)
-    golden: GoldenConfig = field(default_factory=GoldenConfig)
-    reward: RewardConfig = field(default_factory=RewardConfig)
-    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
-    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    persistence: PersistenceConfig = PersistenceConfig()
+    quality: QualityConfig = QualityConfig()
+    retrain: RetrainConfig = RetrainConfig()
+    golden: GoldenConfig = GoldenConfig()
+    reward: RewardConfig = RewardConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
     def policy(self) -> Policy:
         return Policy(
             mode=self.thresholds.mode,
-            levels=dict(self.thresholds.levels),
+            levels={name: spec.level() for name, spec in self.thresholds.levels.items()},
             persistence=self.persistence.windows,
-            quality=self.quality,
-            retrain=self.retrain,
+            quality=QualityLevels(**self.quality.model_dump()),
+            retrain=RetrainRule(**self.retrain.model_dump()),
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None) -> "Config":
-        """Build and validate from parsed TOML; errors name the offending key."""
-        _check_keys(data, {f.name for f in fields(cls)}, "")
-        sections: dict[str, Any] = {}
-        hints = typing.get_type_hints(cls)
-        for f in fields(cls):
-            raw = data.get(f.name, {})
-            if not isinstance(raw, dict):
-                raise ConfigError(f"[{f.name}] must be a table of keys, got {type(raw).__name__}")
-            if f.name == "thresholds":
-                sections[f.name] = _thresholds(raw)
-            else:
-                sections[f.name] = _section(hints[f.name], raw, f.name)
-        config = cls(**sections)
-        _validate(config)
+        """Build and validate from parsed TOML; errors name the offending key.
+
+        Relative paths (golden set, feedback, history) are relative to ``base_dir``.
+        """
         if base_dir is not None:
-            for section in (config.golden, config.feedback, config.monitor):
-                attr = "history" if section is config.monitor else "path"
-                value = getattr(section, attr)
-                if value is not None and not Path(value).is_absolute():
-                    setattr(section, attr, str(base_dir / value))
+            data = _resolved(data, base_dir)
+        try:
+            config = cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_first_error(exc)) from None
+        for name, spec in config.thresholds.levels.items():
+            extreme = math.inf if spec.extreme is None else spec.extreme
+            check_levels(f"thresholds.levels.{name}", spec.review, spec.critical, extreme)
+        config.policy()  # the rules' own checks (review below critical, ...) name their keys
         return config
+
+    def with_overrides(self, **sections: dict[str, Any]) -> "Config":
+        """This configuration with some keys replaced (``golden={"path": ...}``), validated again.
+
+        ``None`` values are left out, so unset command-line options keep the file's values.
+        """
+        data = self.model_dump()
+        for section, values in sections.items():
+            data[section] = {**data[section], **{k: v for k, v in values.items() if v is not None}}
+        return Config.from_dict(data)
 
 
 def load_config(path: str | Path) -> Config:
@@ -170,81 +207,23 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-# -- validation ------------------------------------------------------------------------------
-def _check_keys(data: dict[str, Any], known: set[str], prefix: str) -> None:
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"unknown key '{prefix}{key}'; known keys: {', '.join(sorted(prefix + k for k in known))}")
+def _resolved(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """``data`` with the relative paths it names made relative to ``base_dir``."""
+    out = dict(data)
+    for section, key in (("golden", "path"), ("feedback", "path"), ("monitor", "history")):
+        values = out.get(section)
+        if isinstance(values, dict) and isinstance(values.get(key), str) and not Path(values[key]).is_absolute():
+            out[section] = {**values, key: str(base_dir / values[key])}
+    return out
 
 
-def _section(kind: type, raw: dict[str, Any], name: str) -> Any:
-    hints = typing.get_type_hints(kind)
-    _check_keys(raw, set(hints), f"{name}.")
-    values = {key: _typed(value, hints[key], f"{name}.{key}") for key, value in raw.items()}
-    return kind(**values)
-
-
-def _typed(value: Any, hint: Any, key: str) -> Any:
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None and type(None) in options:
-        return None
-    for option in options:
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if math.isnan(value):
-                break
-            return float(value)
-        if option is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if option is str and isinstance(value, str):
-            return value
-    wanted = " or ".join(getattr(o, "__name__", str(o)) for o in options if o is not type(None))
-    raise ConfigError(f"{key} must be a {wanted}, got {value!r}")
-
-
-def _thresholds(raw: dict[str, Any]) -> ThresholdsConfig:
-    _check_keys(raw, {"mode", "levels"}, "thresholds.")
-    mode = raw.get("mode", "auto")
-    if mode not in THRESHOLD_MODES:
-        raise ConfigError(f"thresholds.mode must be one of {', '.join(THRESHOLD_MODES)}, got {mode!r}")
-    levels: dict[str, Level] = {}
-    from drift_tracking.report import METRIC_NAMES
-
-    known = set(METRIC_NAMES) | {"outlier_share"}
-    for metric, spec in raw.get("levels", {}).items():
-        key = f"thresholds.levels.{metric}"
-        if metric not in known:
-            raise ConfigError(f"unknown metric '{key}'; known metrics: {', '.join(sorted(known))}")
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{key} must be a table with review and critical")
-        _check_keys(spec, {"review", "critical", "extreme"}, key + ".")
-        for needed in ("review", "critical"):
-            if needed not in spec:
-                raise ConfigError(f"{key}.{needed} is missing")
-        values = {k: _typed(v, float, f"{key}.{k}") for k, v in spec.items()}
-        check_levels(key, values["review"], values["critical"], values.get("extreme", math.inf))
-        levels[metric] = Level(**values)
-    return ThresholdsConfig(mode=mode, levels=levels)
-
-
-def _validate(config: Config) -> None:
-    if config.persistence.windows < 1:
-        raise ConfigError(f"persistence.windows must be >= 1, got {config.persistence.windows}")
-    if config.golden.method not in GOLDEN_METHODS:
-        raise ConfigError(f"golden.method must be one of {', '.join(GOLDEN_METHODS)}, got {config.golden.method!r}")
-    for key, value in (
-        ("golden.min_similarity", config.golden.min_similarity),
-        ("golden.baseline_accuracy", config.golden.baseline_accuracy),
-        ("feedback.baseline_rate", config.feedback.baseline_rate),
-    ):
-        if value is not None and not 0 <= value <= 1:
-            raise ConfigError(f"{key} must be within [0, 1], got {value}")
-    from drift_tracking.comparison import MIN_WINDOW
-    from drift_tracking.monitor import parse_frequency
-
-    if config.monitor.min_window < MIN_WINDOW:
-        raise ConfigError(f"monitor.min_window must be >= {MIN_WINDOW}, got {config.monitor.min_window}")
-
-    try:
-        parse_frequency(config.monitor.window)
-    except ConfigError as exc:
-        raise ConfigError(f"monitor.window: {exc}") from None
+def _first_error(exc: ValidationError) -> str:
+    """One line naming the key: ``unknown key 'a.b'``, ``a.b is missing`` or ``a.b: what is wrong``."""
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    if error["type"] == "missing":
+        return f"{key} is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return message if "'thresholds.levels." in message else f"{key}: {message} (got {error.get('input')!r})"

@@ -332,6 +332,17 @@ def _validate_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-def ensure_compatible(expected: ModelIdentity, actual: ModelIdentity, what: str = "baseline") -> list[str]:
-    """Module-level spelling of :meth:`ModelIdentity.check_compatible` for callers holding dicts."""
-    return actual.check_compatible(expected, what)
+def checked_embeddings(x: Any, dimension: int, what: str, *, holder: str, minimum: int) -> np.ndarray:
+    """``x`` as float32 ``(n, dimension)`` rows, at least ``minimum`` of them, all finite.
+
+    ``what`` names the rows (``prompt``), ``holder`` what they are for (``the window``);
+    both appear in the error, which is all a user needs to fix the input.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != dimension:
+        raise DataError(f"{what} embeddings must be (n, {dimension}), got {x.shape}")
+    if x.shape[0] < minimum:
+        raise DataError(f"{holder} has {x.shape[0]} {what}s; at least {minimum} are needed")
+    if not np.isfinite(x).all():
+        raise DataError(f"{what} embeddings contain NaN or infinite values")
+    return x

@@ -2,7 +2,10 @@
 
 No external CSS, JavaScript or fonts: styles are inline and the figures are PNG data URIs,
 so the page renders the same from an artifact store, an e-mail or a laptop offline.
-Every piece of text goes through :func:`html.escape`: prompts are user data.
+The page is the Jinja2 template ``templates/report.html`` rendered with autoescape on:
+prompts are user data, and every value reaches the page through Jinja2's escaping, never
+through string concatenation here. This module only prepares the values (formatting,
+ordering, truncation); the template lays them out.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from __future__ import annotations
 import base64
 import json
 import math
-from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from drift_tracking.plots import _SHARE_METRICS, _num, _shift_rows, _threshold
-from drift_tracking.report import METRIC_NAMES, DriftReport
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from drift_tracking import metrics as registry
+from drift_tracking import plots
+from drift_tracking.plots import _is_share, _num, _shift_rows, _threshold
+from drift_tracking.report import DriftReport
 
 _TIER_STYLE = {  # background, text colour (Okabe-Ito, readable contrast)
     "ok": ("#009E73", "#ffffff"),
@@ -30,48 +36,8 @@ _FIGURE_CAPTIONS = {
 _MAX_SHIFT_ROWS = 60
 _MAX_EXAMPLE_CHARS = 400
 
-_CSS = """
-*{box-sizing:border-box}
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
- margin:0;padding:24px 32px;color:#1d1d1f;background:#fafafa;line-height:1.45;font-size:14px}
-main{max-width:1100px;margin:0 auto}
-h1{font-size:22px;margin:0 0 8px}
-h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid #ddd;padding-bottom:4px}
-header{background:#fff;border:1px solid #e2e2e2;border-radius:8px;padding:16px 20px}
-.badge{display:inline-block;padding:3px 12px;border-radius:12px;font-weight:700;font-size:14px;
- letter-spacing:.05em;vertical-align:middle}
-.facts{display:flex;flex-wrap:wrap;gap:6px 24px;margin:10px 0 0;padding:0;list-style:none;color:#444}
-.facts b{color:#1d1d1f}
-.advice{margin:12px 0 0;padding:8px 12px;border-left:4px solid #999;background:#f4f4f4}
-.advice.retrain{border-left-color:#D55E00;background:#fff3ec}
-.warnings{border:1px solid #E69F00;background:#fff8e6;border-radius:6px;padding:8px 14px}
-table{border-collapse:collapse;background:#fff;margin:6px 0;font-size:13px}
-th,td{border:1px solid #e2e2e2;padding:5px 10px;text-align:left;vertical-align:top}
-th{background:#f1f1f1;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.hit-review{background:#fdefc8}
-td.hit-critical{background:#f9d3bd;font-weight:600}
-.up{color:#B34700}.down{color:#0072B2}
-.muted{color:#777}
-figure{margin:14px 0;background:#fff;border:1px solid #e2e2e2;border-radius:8px;padding:10px}
-figure img{max-width:100%;height:auto;display:block;margin:0 auto}
-figcaption{color:#555;font-size:12px;margin-top:6px;text-align:center}
-.novel{background:#fff;border:1px solid #e2e2e2;border-left:4px solid #D55E00;border-radius:6px;
- padding:8px 14px;margin:10px 0}
-.novel ol{margin:6px 0 0;padding-left:22px}
-.novel li{margin:3px 0;white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,Menlo,Consolas,monospace;
- font-size:12px}
-.grid{display:flex;flex-wrap:wrap;gap:20px}
-.grid>div{flex:1 1 320px}
-footer{margin-top:32px;color:#888;font-size:12px}
-"""
-
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
 
 
 def _fmt(value: Any, metric: str = "") -> str:
@@ -79,7 +45,7 @@ def _fmt(value: Any, metric: str = "") -> str:
     v = _num(value)
     if not math.isfinite(v):
         return "\u2014"
-    if metric in _SHARE_METRICS:
+    if _is_share(metric):
         return f"{v:.1%}"
     if v != 0 and abs(v) < 1e-3:
         return f"{v:.2e}"
@@ -92,7 +58,7 @@ def _pct(value: Any) -> str:
 
 
 def _plain(value: Any) -> str:
-    """Any JSON-ish value as short text (escaped by the caller)."""
+    """Any JSON-ish value as short text (the template escapes it)."""
     if isinstance(value, float):
         return _fmt(value)
     if isinstance(value, (dict, list, tuple)):
@@ -103,11 +69,16 @@ def _plain(value: Any) -> str:
     return "\u2014" if value is None or value == "" else str(value)
 
 
-def _kv_table(data: Mapping[str, Any]) -> str:
-    if not data:
-        return '<p class="muted">not recorded</p>'
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_plain(v))}</td></tr>" for k, v in data.items())
-    return f"<table>{rows}</table>"
+_ENV = Environment(
+    loader=PackageLoader("drift_tracking", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,  # a misspelt name fails the render instead of leaving a blank
+    finalize=lambda value: "" if value is None else value,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENV.filters.update(fmt=_fmt, pct=_pct, plain=_plain)
 
 
 def _hit_class(value: Any, review: float, critical: float) -> str:
@@ -131,166 +102,101 @@ def _baseline_name(baseline: Mapping[str, Any]) -> str | None:
     return str(uri or version) if (uri or version) else None
 
 
-def _header(report: DriftReport) -> str:
-    bg, fg = _TIER_STYLE.get(report.tier, ("#777777", "#ffffff"))
-    window = report.window or {}
-    title = "Drift report"
-    if window.get("index") is not None:
-        title += f" \u2014 window {window.get('index')}"
-    model = (report.model or {}).get("name")
+def _header(report: DriftReport) -> dict[str, Any]:
+    index = (report.window or {}).get("index")
+    suffix = f" \u2014 window {index}" if index is not None else ""
     facts = [
         ("drift kind", report.drift_kind),
         ("window prompts", report.n_samples),
         ("baseline prompts", report.n_baseline),
-        ("model", model),
+        ("model", (report.model or {}).get("name")),
         ("baseline", _baseline_name(report.baseline or {})),
         ("created", report.created_at),
     ]
-    facts_html = "".join(f"<li>{_e(k)}: <b>{_e(_plain(v))}</b></li>" for k, v in facts if v not in (None, ""))
-    if report.retrain_recommended:
-        advice = "<strong>Retraining recommended.</strong>"
-        if report.retrain_reason:
-            advice += " " + _e(report.retrain_reason)
-        advice_html = f'<p class="advice retrain">{advice}</p>'
-    else:
-        advice = "No retraining recommended."
-        if report.retrain_reason:
-            advice += " " + _e(report.retrain_reason)
-        advice_html = f'<p class="advice">{advice}</p>'
-    if report.material_degradation:
-        advice_html += '<p class="advice retrain"><strong>Material quality degradation detected.</strong></p>'
-    reasons = "".join(f"<li>{_e(r)}</li>" for r in (report.tier_reasons or []))
-    reasons_html = f"<h3>Why this tier</h3><ul>{reasons}</ul>" if reasons else ""
-    return (
-        "<header>"
-        f'<h1>{_e(title)} <span class="badge tier-{_e(report.tier)}" style="background:{bg};color:{fg}">'
-        f"{_e(str(report.tier).upper())}</span></h1>"
-        f'<ul class="facts">{facts_html}</ul>'
-        f"{advice_html}{reasons_html}"
-        "</header>"
-    )
+    return {
+        "page_title": f"Drift report {report.tier.upper()}{suffix}",
+        "title": f"Drift report{suffix}",
+        "badge": _TIER_STYLE.get(report.tier, ("#777777", "#ffffff")),
+        "facts": [(k, v) for k, v in facts if v not in (None, "")],
+    }
 
 
-def _warnings(report: DriftReport) -> str:
+def _warnings(report: DriftReport) -> list[str]:
     items = list(report.warnings or [])
     if report.invalid_rows:
         items.append("invalid input rows were dropped: " + _plain(report.invalid_rows))
-    if not items:
-        return ""
-    lis = "".join(f"<li>{_e(w)}</li>" for w in items)
-    return f'<h2>Warnings</h2><div class="warnings"><ul>{lis}</ul></div>'
+    return items
 
 
-def _metrics(report: DriftReport) -> str:
+def _metric_rows(report: DriftReport) -> list[dict[str, Any]]:
+    """One row per metric: every known metric, then any other the report carries."""
     thresholds = report.thresholds or {}
-    responses = report.response_metrics
-    names = list(METRIC_NAMES)
-    for extra in list((report.metrics or {}).keys()) + list((responses or {}).keys()):
-        if extra not in names:
-            names.append(extra)
-    head = "<tr><th>metric</th><th>prompts</th><th>responses</th><th>review at</th><th>critical at</th></tr>"
+    metrics, responses = report.metrics or {}, report.response_metrics or {}
+    names = list(dict.fromkeys([*registry.names(), *metrics, *responses]))
     rows = []
     for name in names:
         review, critical = _threshold(thresholds, name, "review"), _threshold(thresholds, name, "critical")
-        p = (report.metrics or {}).get(name)
-        r = (responses or {}).get(name) if responses is not None else None
-        r_cell = _e(_fmt(r, name)) if responses is not None else '<span class="muted">not measured</span>'
-        rows.append(
-            f"<tr><th>{_e(name)}</th>"
-            f'<td class="num{_hit_class(p, review, critical)}">{_e(_fmt(p, name))}</td>'
-            f'<td class="num{_hit_class(r, review, critical)}">{r_cell}</td>'
-            f'<td class="num">{_e(_fmt(review, name))}</td>'
-            f'<td class="num">{_e(_fmt(critical, name))}</td></tr>'
-        )
-    source = thresholds.get("source") or "unknown"
-    note = (
-        f'<p class="muted">Thresholds: <b>{_e(source)}</b>'
-        + (" (calibrated on the baseline's own variation)" if source == "calibrated" else "")
-        + ". Cells at or above a level are shaded (amber: review, red: critical). "
-        "Only metrics with levels decide the tier.</p>"
-    )
-    return f"<h2>Metrics</h2><table>{head}{''.join(rows)}</table>{note}"
+        spec = registry.get(name)
+        rows.append({
+            "name": name, "title": spec.title if spec else "", "prompts": metrics.get(name),
+            "responses": responses.get(name),
+            "review": review, "critical": critical,
+            "prompts_hit": _hit_class(metrics.get(name), review, critical),
+            "responses_hit": _hit_class(responses.get(name), review, critical),
+        })
+    return rows
 
 
-def _figures(report: DriftReport, history: Sequence[Any] | None, png: Mapping[str, bytes] | None = None) -> str:
-    from drift_tracking import plots
-
+def _figures(report: DriftReport, history: Sequence[Any] | None,
+             png: Mapping[str, bytes] | None) -> tuple[list[dict[str, str]], str | None]:
+    """(figures as ``{"name", "caption", "data"}`` with base64 PNG data, error text or None)."""
     try:
         figures = dict(png) if png is not None else plots.report_figures(report, history=history)
     except Exception as exc:  # a broken plot must not cost the whole report
-        return f'<h2>Figures</h2><p class="warnings">figures could not be drawn: {_e(exc)}</p>'
-    parts = []
-    for name, fig in figures.items():
-        data = base64.b64encode(fig if isinstance(fig, bytes) else plots.png_bytes(fig)).decode("ascii")
-        caption = _FIGURE_CAPTIONS.get(name, name)
-        parts.append(
-            f'<figure id="fig-{_e(name)}"><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>"
-        )
-    return "<h2>Figures</h2>" + "".join(parts)
+        return [], str(exc)
+    return [
+        {
+            "name": name,
+            "caption": _FIGURE_CAPTIONS.get(name, name),
+            "data": base64.b64encode(fig if isinstance(fig, bytes) else plots.png_bytes(fig)).decode("ascii"),
+        }
+        for name, fig in figures.items()
+    ], None
 
 
-def _cluster_shift(report: DriftReport) -> str:
-    rows = _shift_rows(report)
-    if not rows:
-        return '<h2>Cluster shift</h2><p class="muted">no per-cluster table in this report</p>'
-    shown = rows[:_MAX_SHIFT_ROWS]
-    head = ("<tr><th>cluster</th><th>top words</th><th>baseline share</th><th>window share</th>"
-            "<th>change</th><th>ratio</th></tr>")
-    body = []
-    for r in shown:
+def _cluster_shift(report: DriftReport) -> list[dict[str, Any]]:
+    out = []
+    for r in _shift_rows(report):
         label = r.get("label")
         if isinstance(label, (list, tuple)):
             label = " ".join(str(w) for w in label)
-        change = _num(r.get("change"))
-        cls = "up" if change > 0 else "down" if change < 0 else ""
-        change_txt = f"{change * 100:+.1f} pp" if math.isfinite(change) else "\u2014"
-        ratio = _num(r.get("ratio"))
-        ratio_txt = f"{ratio:.2f}\u00d7" if math.isfinite(ratio) else "\u2014"
-        body.append(
-            f"<tr><td class=\"num\">{_e(r.get('cluster'))}</td><td>{_e(label or '')}</td>"
-            f'<td class="num">{_e(_pct(r.get("baseline_share")))}</td>'
-            f'<td class="num">{_e(_pct(r.get("window_share")))}</td>'
-            f'<td class="num {cls}">{_e(change_txt)}</td>'
-            f'<td class="num">{_e(ratio_txt)}</td></tr>'
-        )
-    more = (f'<p class="muted">{len(rows) - len(shown)} smaller changes not shown.</p>'
-            if len(rows) > len(shown) else "")
-    return (
-        "<h2>Cluster shift</h2><p class=\"muted\">Baseline K-means clusters, largest change in share first "
-        "(pp = percentage points).</p>"
-        f"<table>{head}{''.join(body)}</table>{more}"
-    )
+        change, ratio = _num(r.get("change")), _num(r.get("ratio"))
+        out.append({
+            "cluster": r.get("cluster"),
+            "label": label or "",
+            "baseline_share": r.get("baseline_share"),
+            "window_share": r.get("window_share"),
+            "direction": "up" if change > 0 else "down" if change < 0 else "",
+            "change": f"{change * 100:+.1f} pp" if math.isfinite(change) else "\u2014",
+            "ratio": f"{ratio:.2f}\u00d7" if math.isfinite(ratio) else "\u2014",
+        })
+    return out
 
 
-def _novel(report: DriftReport) -> str:
-    clusters = [c for c in (report.novel_clusters or []) if isinstance(c, Mapping)]
-    share = _num((report.metrics or {}).get("novel_cluster_share"))
-    intro = (f"<p>{_e(_pct(share))} of the window's prompts fall in clusters the baseline has (almost) no "
-             "neighbours for.</p>" if math.isfinite(share) else "")
-    if not clusters:
-        return f'<h2>Novel clusters</h2>{intro}<p class="muted">none found</p>'
-    parts = []
-    for c in clusters:
+def _novel(report: DriftReport) -> list[dict[str, Any]]:
+    out = []
+    for c in [c for c in (report.novel_clusters or []) if isinstance(c, Mapping)]:
         ratio = _num(c.get("distance_ratio"))
         facts = [f"size {_plain(c.get('size'))}", f"share {_pct(c.get('share'))}"]
         if math.isfinite(ratio):
             facts.append(f"{ratio:.2g}x the baseline's usual distance")
-        examples = []
-        for ex in c.get("examples") or []:
-            text = str(ex)
-            if len(text) > _MAX_EXAMPLE_CHARS:
-                text = text[:_MAX_EXAMPLE_CHARS] + "\u2026"
-            examples.append(f"<li>{_e(text)}</li>")
-        ex_html = f"<ol>{''.join(examples)}</ol>" if examples else '<p class="muted">no example texts</p>'
-        parts.append(
-            f"<div class=\"novel\"><b>novel cluster {_e(c.get('id'))}</b> "
-            f"<span class=\"muted\">({_e(', '.join(facts))})</span>{ex_html}</div>"
-        )
-    return f"<h2>Novel clusters</h2>{intro}{''.join(parts)}"
+        examples = [str(ex) for ex in c.get("examples") or []]
+        examples = [t[:_MAX_EXAMPLE_CHARS] + "\u2026" if len(t) > _MAX_EXAMPLE_CHARS else t for t in examples]
+        out.append({"id": c.get("id"), "facts": ", ".join(facts), "examples": examples})
+    return out
 
 
-def _identity(report: DriftReport) -> str:
+def _window_span(report: DriftReport) -> dict[str, Any]:
     window = dict(report.window or {})
     span = {
         "window index": window.pop("index", None),
@@ -301,16 +207,7 @@ def _identity(report: DriftReport) -> str:
         **window,
         "report created": report.created_at,
     }
-    out = (
-        '<h2>Identity</h2><div class="grid">'
-        f"<div><h3>Model</h3>{_kv_table(report.model or {})}</div>"
-        f"<div><h3>Baseline</h3>{_kv_table(report.baseline or {})}</div>"
-        f"<div><h3>Window</h3>{_kv_table({k: v for k, v in span.items() if v not in (None, '')})}</div>"
-        "</div>"
-    )
-    if report.quality:
-        out += f"<h2>Quality</h2>{_kv_table(report.quality)}"
-    return out
+    return {k: v for k, v in span.items() if v not in (None, "")}
 
 
 # --------------------------------------------------------------------------- public
@@ -332,25 +229,23 @@ def render_html(
     if isinstance(report, Mapping):
         report = DriftReport.from_dict(dict(report))
     history = list(history) if history is not None else None
-    window = report.window or {}
-    title = f"Drift report {report.tier.upper()}"
-    if window.get("index") is not None:
-        title += f" \u2014 window {window.get('index')}"
-    body = [
-        _header(report),
-        _warnings(report),
-        _metrics(report),
-        _figures(report, history, figures_png) if include_figures else "",
-        _cluster_shift(report),
-        _novel(report),
-        _identity(report),
-        f"<footer>drift-tracking report \u00b7 generated {_e(report.created_at)}</footer>",
-    ]
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{''.join(body)}</main></body></html>\n"
+    figures, figure_error = _figures(report, history, figures_png) if include_figures else ([], None)
+    shift = _cluster_shift(report)
+    novel_share = _num((report.metrics or {}).get("novel_cluster_share"))
+    return _ENV.get_template("report.html").render(
+        report=report,
+        **_header(report),
+        warnings=_warnings(report),
+        metric_rows=_metric_rows(report),
+        threshold_source=(report.thresholds or {}).get("source") or "unknown",
+        include_figures=include_figures,
+        figures=figures,
+        figure_error=figure_error,
+        shift_rows=shift[:_MAX_SHIFT_ROWS],
+        shift_hidden=max(len(shift) - _MAX_SHIFT_ROWS, 0),
+        novel_share=novel_share if math.isfinite(novel_share) else None,
+        novel_clusters=_novel(report),
+        window_span=_window_span(report),
     )
 
 

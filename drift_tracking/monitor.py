@@ -19,26 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drift_tracking.comparison import compare
+from drift_tracking.data import TextData
 from drift_tracking.errors import ConfigError, DataError
+from drift_tracking.metrics import MIN_WINDOW
+from drift_tracking.policy import Policy
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from drift_tracking.baseline import Baseline
-    from drift_tracking.data import TextData
     from drift_tracking.embedding import Embedder
-    from drift_tracking.policy import Policy
     from drift_tracking.quality import QualityInputs
     from drift_tracking.report import DriftReport
 
 HISTORY_FILE = "drift_history.jsonl"
-# What a history line keeps of a report: enough to decide persistence and to plot a
-# time series, without the per-cluster tables and example texts.
-_HISTORY_FIELDS = (
-    "window", "tier", "drift_signal", "drift_kind", "metrics", "response_metrics", "quality",
-    "tier_reasons", "retrain_recommended", "retrain_reason", "material_degradation", "n_samples",
-    "n_baseline", "baseline", "thresholds", "created_at",
-)
 
 
 class History:
@@ -59,7 +54,7 @@ class History:
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
             return cls(Path(directory) / HISTORY_FILE)
-        uri = (getattr(baseline, "metadata", None) or {}).get("uri")
+        uri = baseline.uri
         if uri and not Path(uri).is_dir():
             slug = re.sub(r"[^A-Za-z0-9._-]+", "_", uri).strip("_")
             return cls(Path.cwd() / "drift-history" / f"{slug}.jsonl")
@@ -117,12 +112,6 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as fh:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1) == b"\n"
-
-
-def history_record(report: "DriftReport") -> dict[str, Any]:
-    """The compact, JSON-safe summary of a report that a history line holds."""
-    data = report.to_dict()
-    return {k: data[k] for k in _HISTORY_FIELDS if k in data}
 
 
 # -- time windows -------------------------------------------------------------------------
@@ -216,9 +205,6 @@ class Monitor:
     records: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from drift_tracking.comparison import MIN_WINDOW
-        from drift_tracking.policy import Policy
-
         self.policy = self.policy or Policy()
         if self.history is not None and not self.records:
             self.records = self.history.read()
@@ -234,15 +220,13 @@ class Monitor:
         quality: "QualityInputs | None" = None,
     ) -> "DriftReport":
         """Compare one window, decide with the history, record it; returns the report."""
-        from drift_tracking.comparison import compare
-
         info = dict(window_info or {})
         info.setdefault("index", self._next_index())
         report = compare(
             self.baseline, window, embedder=self.embedder, policy=self.policy, seed=self.seed,
             window_info=info, history=self.records, quality=quality,
         )
-        record = history_record(report)
+        record = report.history_record()
         if self.history is not None:
             self.history.append(record)
         self.records.append(record)
@@ -293,8 +277,6 @@ class Monitor:
 
 
 def _subset(data: "TextData", rows: Sequence[int]) -> "TextData":
-    from drift_tracking.data import TextData
-
     def pick(values: list[Any] | None) -> list[Any] | None:
         return [values[i] for i in rows] if values is not None else None
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from drift_tracking import metrics as registry
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -26,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Okabe-Ito.
 BLUE = "#0072B2"
-SKY = "#56B4E9"
 ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
 GREEN = "#009E73"
@@ -38,18 +39,16 @@ TIER_COLOURS = {"ok": GREEN, "review": ORANGE, "critical": VERMILLION}
 THRESHOLD_COLOURS = {"review": ORANGE, "critical": VERMILLION}
 
 DEFAULT_DPI = 110
-DEFAULT_TIMESERIES_METRICS = ("js_divergence", "novel_cluster_share", "wasserstein", "classifier_auc")
 
-METRIC_TITLES = {
-    "js_divergence": "Jensen-Shannon divergence of the cluster mix",
-    "wasserstein": "Normalised Wasserstein distance",
-    "novel_cluster_share": "Share of prompts in novel clusters",
-    "mmd": "MMD two-sample statistic",
-    "mmd_p_value": "MMD permutation p-value",
-    "classifier_auc": "Window-vs-baseline classifier ROC AUC",
-    "outlier_share": "Share of prompts beyond the baseline's 99th-percentile distance",
-}
-_SHARE_METRICS = {"novel_cluster_share", "outlier_share"}
+
+def _is_share(metric: str) -> bool:
+    spec = registry.get(metric)
+    return spec is not None and spec.share
+
+
+def _title(metric: str) -> str:
+    spec = registry.get(metric)
+    return spec.title if spec else metric.replace("_", " ")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -179,70 +178,27 @@ def cluster_label(row: Mapping[str, Any], width: int = 42) -> str:
 # --------------------------------------------------------------------------- scatter
 
 
-def _kmeans(points: np.ndarray, centres: np.ndarray, iterations: int = 20) -> np.ndarray:
-    """Labels of ``points`` after a few Lloyd steps from ``centres`` (tiny, 2-D)."""
-    labels = np.zeros(len(points), dtype=int)
-    for it in range(iterations):
-        d = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        new = d.argmin(1)
-        for k in range(len(centres)):
-            members = points[new == k]
-            if len(members):
-                centres[k] = members.mean(0)
-        if it > 0 and np.array_equal(new, labels):
-            break
-        labels = new
-    return labels
-
-
 def _novel_centres(report: "DriftReport") -> list[tuple[dict[str, Any], np.ndarray]]:
     """Where each novel cluster sits in the projection: ``[(cluster, (x, y)), ...]``.
 
-    The projection marks novel points but not which novel cluster they belong to, so the
-    novel points are grouped in 2-D (k = number of novel clusters). Groups are seeded by
-    the clusters' example texts when those are among the plotted points; the remaining
-    clusters take the remaining groups by size.
+    A cluster's centre is the mean of the plotted points the novel-cluster statistic put
+    in it (``projection.window_novel_cluster`` holds each point's cluster id). A cluster
+    none of whose points is plotted (the projection shows a sample of the window) gets none.
     """
     proj = report.projection
     clusters = [c for c in report.novel_clusters if isinstance(c, Mapping)]
     if proj is None or not clusters:
         return []
     xy = np.asarray(proj.window_xy, dtype=float).reshape(-1, 2)
-    novel = np.asarray(proj.window_novel, dtype=bool).reshape(-1)[: len(xy)]
-    idx = np.flatnonzero(novel)
-    if idx.size == 0:
+    ids = np.asarray(proj.window_novel_cluster).reshape(-1)
+    if ids.shape[0] != xy.shape[0]:
         return []
-    points = xy[idx]
-    if len(clusters) == 1:
-        return [(clusters[0], points.mean(0))]
-
-    texts = list(proj.window_texts or [])
-    seeds: list[np.ndarray | None] = []
-    for cluster in clusters:
-        examples = {str(e) for e in (cluster.get("examples") or [])}
-        hits = [j for j, i in enumerate(idx) if i < len(texts) and str(texts[i]) in examples]
-        seeds.append(points[hits].mean(0) if hits else None)
-
-    k = min(len(clusters), len(points))
-    centres: list[np.ndarray] = [s for s in seeds if s is not None][:k]
-    while len(centres) < k:  # farthest-point initialisation for the rest
-        d = np.min([((points - c) ** 2).sum(1) for c in centres], axis=0) if centres else None
-        centres.append(points[int(np.argmax(d))] if d is not None else points.mean(0))
-    centre_arr = np.array(centres, dtype=float)
-    labels = _kmeans(points, centre_arr)
-    group_sizes = np.bincount(labels, minlength=k)
-
     out: list[tuple[dict[str, Any], np.ndarray]] = []
-    used: set[int] = set()
-    seeded = [(c, s) for c, s in zip(clusters, seeds) if s is not None][:k]
-    for g, (cluster, _seed) in enumerate(seeded):  # seeded groups kept their index
-        out.append((cluster, centre_arr[g]))
-        used.add(g)
-    rest = [c for c, s in zip(clusters, seeds) if s is None]
-    rest.sort(key=lambda c: -max(np.nan_to_num(_num(c.get("size"))), np.nan_to_num(_num(c.get("share")))))
-    free = sorted((g for g in range(k) if g not in used), key=lambda g: -group_sizes[g])
-    for cluster, g in zip(rest, free):
-        out.append((cluster, centre_arr[g]))
+    for cluster in clusters:
+        cid = _num(cluster.get("id"))
+        members = ids == cid if math.isfinite(cid) else np.zeros(len(ids), dtype=bool)
+        if members.any():
+            out.append((cluster, xy[members].mean(0)))
     return out
 
 
@@ -395,83 +351,80 @@ def _threshold_series(history: Sequence[Mapping[str, Any]], metric: str, level: 
     return np.array([_threshold(h.get("thresholds") or {}, metric, level) for h in history], dtype=float)
 
 
-def metric_timeseries(
-    history: Iterable[Any],
-    metrics: Sequence[str] = DEFAULT_TIMESERIES_METRICS,
-) -> "Figure":
-    """One panel per metric against window index, with review/critical lines and tier-coloured markers.
-
-    ``history`` holds report dicts (``DriftReport.to_dict()``) in window order; reports
-    themselves are accepted too.
-    """
-    from matplotlib.lines import Line2D
-
-    hist: list[Mapping[str, Any]] = [h if isinstance(h, Mapping) else h.to_dict() for h in history]
-    metrics = tuple(metrics)
-    if not metrics:
-        raise ValueError("metric_timeseries needs at least one metric name")
+def _window_positions(hist: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """x of each window: its index when every window has a distinct integer one, else 0..n-1."""
     n = len(hist)
-
     indices = [(h.get("window") or {}).get("index") for h in hist]
     if n and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in indices) \
             and len(set(indices)) == n:
-        x = np.array(indices, dtype=float)
-    else:
-        x = np.arange(n, dtype=float)
+        return np.array(indices, dtype=float)
+    return np.arange(n, dtype=float)
+
+
+def _threshold_lines(ax: "Axes", x: np.ndarray, hist: Sequence[Mapping[str, Any]], metric: str) -> None:
+    """Dashed review/critical levels: a flat line, or steps where recalibration moved them."""
+    for level in ("review", "critical"):
+        t = _threshold_series(hist, metric, level)
+        if not np.isfinite(t).any():
+            continue
+        finite = t[np.isfinite(t)]
+        if np.allclose(finite, finite[0]) and np.isfinite(t).all():
+            ax.axhline(finite[0], color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2, zorder=1)
+        else:  # thresholds changed (recalibration) or are missing for some windows
+            ax.plot(x, t, color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2,
+                    drawstyle="steps-mid", zorder=1)
+
+
+def _metric_panel(ax: "Axes", x: np.ndarray, hist: Sequence[Mapping[str, Any]], metric: str) -> bool:
+    """One metric over the windows, tier-coloured, with its levels; True when responses were plotted too."""
+    n = len(hist)
     tiers = [str(h.get("tier", "")) for h in hist]
-    tick_labels = _tick_labels(hist) if n else None
+    y = np.array([_num((h.get("metrics") or {}).get(metric)) for h in hist], dtype=float)
+    resp = np.array([_num((h.get("response_metrics") or {}).get(metric)) for h in hist], dtype=float)
+    if n and np.isfinite(y).any():
+        ax.plot(x, y, color=GREY, linewidth=1.2, zorder=2)
+        ok = np.isfinite(y)
+        ax.scatter(x[ok], y[ok], s=46, zorder=3, edgecolors="black", linewidths=0.5,
+                   c=[TIER_COLOURS.get(t, GREY) for t, keep in zip(tiers, ok) if keep])
+    else:
+        ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center",
+                color=GREY, fontsize=10)
+    has_responses = bool(np.isfinite(resp).any())
+    if has_responses:
+        ax.plot(x, resp, color=PURPLE, linewidth=1.0, linestyle=":", marker="D", markersize=4,
+                zorder=2, label="responses")
+    _threshold_lines(ax, x, hist, metric)
+    ax.set_title(_title(metric) + f"  ({metric})", fontsize=10, loc="left")
+    ax.set_ylabel(metric, fontsize=8)
+    if _is_share(metric):
+        from matplotlib.ticker import PercentFormatter
 
-    fig = _figure(figsize=(9.5, 2.4 * len(metrics) + 1.0))
-    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
-    any_responses = False
-    for ax, metric in zip(axes, metrics):
-        y = np.array([_num((h.get("metrics") or {}).get(metric)) for h in hist], dtype=float)
-        resp = np.array([_num((h.get("response_metrics") or {}).get(metric)) for h in hist], dtype=float)
-        if n and np.isfinite(y).any():
-            ax.plot(x, y, color=GREY, linewidth=1.2, zorder=2)
-            ok = np.isfinite(y)
-            ax.scatter(x[ok], y[ok], s=46, zorder=3, edgecolors="black", linewidths=0.5,
-                       c=[TIER_COLOURS.get(t, GREY) for t, keep in zip(tiers, ok) if keep])
-        else:
-            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center",
-                    color=GREY, fontsize=10)
-        if np.isfinite(resp).any():
-            any_responses = True
-            ax.plot(x, resp, color=PURPLE, linewidth=1.0, linestyle=":", marker="D", markersize=4,
-                    zorder=2, label="responses")
-        for level in ("review", "critical"):
-            t = _threshold_series(hist, metric, level)
-            if not np.isfinite(t).any():
-                continue
-            finite = t[np.isfinite(t)]
-            if np.allclose(finite, finite[0]) and np.isfinite(t).all():
-                ax.axhline(finite[0], color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2, zorder=1)
-            else:  # thresholds changed (recalibration) or are missing for some windows
-                ax.plot(x, t, color=THRESHOLD_COLOURS[level], linestyle="--", linewidth=1.2,
-                        drawstyle="steps-mid", zorder=1)
-        ax.set_title(METRIC_TITLES.get(metric, metric.replace("_", " ")) + f"  ({metric})", fontsize=10,
-                     loc="left")
-        ax.set_ylabel(metric, fontsize=8)
-        if metric in _SHARE_METRICS:
-            from matplotlib.ticker import PercentFormatter
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.grid(True, color="#EEEEEE", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if n == 1:
+        ax.set_xlim(x[0] - 1, x[0] + 1)
+    return has_responses
 
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.grid(True, color="#EEEEEE", linewidth=0.6)
-        ax.set_axisbelow(True)
-        if n == 1:
-            ax.set_xlim(x[0] - 1, x[0] + 1)
 
-    bottom = axes[-1]
-    if n:
-        step = max(1, math.ceil(n / 12))
-        ticks = list(range(0, n, step))
-        bottom.set_xticks(x[ticks])
-        if tick_labels is not None:
-            bottom.set_xticklabels([tick_labels[i] for i in ticks], rotation=30, ha="right", fontsize=8)
-            bottom.set_xlabel("window start")
-        else:
-            bottom.set_xticklabels([str(int(v)) for v in x[ticks]], fontsize=8)
-            bottom.set_xlabel("window index")
+def _window_ticks(ax: "Axes", x: np.ndarray, hist: Sequence[Mapping[str, Any]]) -> None:
+    """At most about 12 ticks, labelled by window start when known, else by window index."""
+    n = len(hist)
+    if not n:
+        return
+    tick_labels = _tick_labels(hist)
+    ticks = list(range(0, n, max(1, math.ceil(n / 12))))
+    ax.set_xticks(x[ticks])
+    if tick_labels is not None:
+        ax.set_xticklabels([tick_labels[i] for i in ticks], rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel("window start")
+    else:
+        ax.set_xticklabels([str(int(v)) for v in x[ticks]], fontsize=8)
+        ax.set_xlabel("window index")
+
+
+def _timeseries_legend(fig: "Figure", with_responses: bool) -> None:
+    from matplotlib.lines import Line2D
 
     handles = [
         Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
@@ -482,11 +435,34 @@ def metric_timeseries(
         Line2D([], [], color=ORANGE, linestyle="--", label="review threshold"),
         Line2D([], [], color=VERMILLION, linestyle="--", label="critical threshold"),
     ]
-    if any_responses:
+    if with_responses:
         handles.append(Line2D([], [], color=PURPLE, linestyle=":", marker="D", markersize=4, label="responses"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
-    latest = tiers[-1] if tiers else ""
-    title = f"Drift metrics over {_count(n, 'window')}"
+
+
+def metric_timeseries(
+    history: Iterable[Any],
+    metrics: Sequence[str] | None = None,
+) -> "Figure":
+    """One panel per metric against window index, with review/critical lines and tier-coloured markers.
+
+    ``history`` holds report dicts (``DriftReport.to_dict()``) in window order; reports
+    themselves are accepted too. ``metrics`` default to those whose spec asks for a time series.
+    """
+    hist: list[Mapping[str, Any]] = [h if isinstance(h, Mapping) else h.to_dict() for h in history]
+    metrics = tuple(m.name for m in registry.all_metrics() if m.timeseries) if metrics is None else tuple(metrics)
+    if not metrics:
+        raise ValueError("metric_timeseries needs at least one metric name")
+    x = _window_positions(hist)
+    fig = _figure(figsize=(9.5, 2.4 * len(metrics) + 1.0))
+    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
+    with_responses = False
+    for ax, metric in zip(axes, metrics):
+        with_responses |= _metric_panel(ax, x, hist, metric)
+    _window_ticks(axes[-1], x, hist)
+    _timeseries_legend(fig, with_responses)
+    latest = str(hist[-1].get("tier", "")) if hist else ""
+    title = f"Drift metrics over {_count(len(hist), 'window')}"
     if latest in TIER_COLOURS:
         _tier_title(fig, title + " (latest)", latest)
     else:

@@ -18,52 +18,33 @@ The rules, in the order they are applied (each leaves a plain-words reason):
    most. A quality drop is ``degradation``. Drift without any quality signal is ``unknown``.
 5. **Retrain advice** when the novel-cluster share stays above 30% or drift persists over
    the retrain horizon.
+
+:meth:`Policy.decide` returns a :class:`Decision`, an immutable value whose reasons are
+structured (:class:`Reason`: what, which metric, value and level); they are put into
+words only when shown (:meth:`Reason.words`), never parsed back.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from drift_tracking.calibration import EXTREME_NOVEL_SHARE, calibrated_levels
+from drift_tracking import metrics as registry
+from drift_tracking.calibration import calibrated_levels
 from drift_tracking.errors import ConfigError
-from drift_tracking.report import TIER_LEVEL, TIERS, DriftReport
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from drift_tracking.baseline import Baseline
+    from drift_tracking.comparison import Measurements
 
+TIERS = ("ok", "review", "critical")
+TIER_LEVEL = {name: level for level, name in enumerate(TIERS)}
+# "unknown": inputs drifted but no golden set, reward or feedback says whether quality held.
+DRIFT_KINDS = ("none", "benign", "degradation", "unknown")
 THRESHOLD_MODES = ("auto", "calibrated", "fixed")
-
-# Metrics where larger means more drift, with fixed (review, critical) levels.
-# JS is the divergence (base 2), not scipy's distance (its square root).
-FIXED_LEVELS: dict[str, tuple[float, float]] = {
-    "js_divergence": (0.15, 0.25),
-    "novel_cluster_share": (0.30, 0.40),
-}
-
-_DESCRIPTIONS = {
-    "js_divergence": "cluster mix shifted (Jensen-Shannon divergence {value:.3f} >= {level:.3f})",
-    "novel_cluster_share": "{value:.0%} of prompts fall in clusters the baseline has never seen (>= {level:.0%})",
-    "wasserstein": "embedding distribution moved (normalised Wasserstein {value:.3f} >= {level:.3f})",
-    "mmd": "MMD two-sample statistic {value:.4f} >= {level:.4f}",
-    "classifier_auc": "a classifier tells window from baseline (ROC AUC {value:.2f} >= {level:.2f})",
-    "outlier_share": "{value:.1%} of prompts lie beyond the baseline's 99th-percentile distance (>= {level:.1%})",
-}
-
-
-@dataclass(frozen=True)
-class Level:
-    """Review and critical levels of one metric; ``extreme`` escalates without persistence."""
-
-    review: float
-    critical: float
-    extreme: float = math.inf
-
-    def __post_init__(self) -> None:
-        check_levels("level", self.review, self.critical, self.extreme)
+_QUALITY_LABELS = {"golden": "golden-set accuracy", "reward": "mean reward score"}
 
 
 def check_levels(
@@ -83,12 +64,24 @@ def check_levels(
         raise ConfigError(f"{e} ({extreme}) is below {c} ({critical})")
 
 
+@dataclass(frozen=True)
+class Level:
+    """Review and critical levels of one metric; ``extreme`` escalates without persistence."""
+
+    review: float
+    critical: float
+    extreme: float = math.inf
+
+    def __post_init__(self) -> None:
+        check_levels("level", self.review, self.critical, self.extreme)
+
+
 def fixed_levels() -> dict[str, Level]:
-    """The rule-of-thumb levels of ``thresholds: fixed``."""
-    levels = {name: Level(*pair) for name, pair in FIXED_LEVELS.items()}
-    novel = levels["novel_cluster_share"]
-    levels["novel_cluster_share"] = Level(novel.review, novel.critical, max(novel.critical, EXTREME_NOVEL_SHARE))
-    return levels
+    """The rule-of-thumb levels of ``thresholds.mode = "fixed"``, from the metric specs."""
+    return {
+        m.name: Level(*m.fixed, max(m.fixed[1], m.extreme) if m.extreme is not None else math.inf)
+        for m in registry.deciding() if m.fixed is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -141,14 +134,14 @@ class RetrainRule:
             raise ConfigError(f"retrain.horizon must be >= 1 window, got {self.horizon}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Thresholds:
     """The levels used for one window and where they came from."""
 
-    levels: dict[str, Level]
+    levels: Mapping[str, Level]
     source: str
-    detail: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -161,9 +154,93 @@ class Thresholds:
         }
 
 
-@dataclass
+# -- reasons -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reason:
+    """One finding behind a decision, as data; :meth:`words` says it in a sentence.
+
+    ``kind`` is one of ``level`` (a metric reached a level), ``persisted`` / ``extreme``
+    (escalated to critical), ``held`` (critical-level drift kept at review: not yet
+    persistent), ``benign`` (drift with stable quality, kept at review), ``quality`` (a
+    golden or reward drop), ``flags`` (more user flags), ``material`` (golden drop over the
+    material level), ``retrain`` and ``calm``. ``tier`` is the tier the finding argues for.
+    """
+
+    kind: str
+    tier: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    level: float | None = None
+    count: int | None = None
+    detail: str | None = None
+    is_extreme: bool = False
+
+    def words(self) -> str:
+        return _WORDS[self.kind](self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+
+
+def _level_words(r: Reason) -> str:
+    spec = registry.get(r.metric or "")
+    text = spec.words(r.value, r.level) if spec else f"{r.metric} {r.value:.4f} >= {r.level:.4f}"
+    return f"{r.tier} level: {text}" + (", extreme" if r.is_extreme else "")
+
+
+def _quality_words(r: Reason) -> str:
+    sign = ">" if r.tier == "critical" else ">="
+    return f"{r.tier}: {_QUALITY_LABELS[r.metric]} dropped {r.value:.1%} from the baseline ({sign} {r.level:.0%})"
+
+
+_WORDS: dict[str, Callable[[Reason], str]] = {
+    "level": _level_words,
+    "persisted": lambda r: f"critical: drift persisted over {r.count} consecutive windows",
+    "extreme": lambda r: "critical: the drift is extreme, so it escalates without waiting for persistence",
+    "held": lambda r: (f"review, not critical: critical-level drift in {r.count} window(s) in a row; "
+                       f"it escalates after {int(r.level)} consecutive windows or when extreme"),
+    "benign": lambda r: (f"review, not critical: inputs drifted but {r.detail} "
+                         f"{'are' if ' and ' in (r.detail or '') else 'is'} stable "
+                         "(benign evolution: users changed, the model did not get worse)"),
+    "quality": _quality_words,
+    "material": lambda r: (f"material degradation: golden-set accuracy dropped {r.value:.1%}, "
+                           f"more than {r.level:.0%}"),
+    "flags": lambda r: (f"{r.tier}: users flagged {r.value:.1%} of responses, "
+                        f"{r.detail} more than the baseline's {r.level:.1%}"),
+    "retrain": lambda r: f"retrain recommended: {r.detail}",
+    "calm": lambda r: "no drift metric reached its review level and quality is stable",
+}
+
+
+def _headline_order(reasons: Sequence[Reason], tier: str) -> list[Reason]:
+    """What made the tier first, then critical, then review findings (decisions before levels), then advice."""
+    rank = {"critical": 1, "review": 2, tier: 0}
+    return sorted(reasons, key=lambda r: (rank.get(r.tier or "", 3), r.kind == "level"))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy concluded about one window; assembled with the measurements into the report."""
+
+    tier: str
+    drift_signal: str
+    drift_kind: str
+    reasons: tuple[Reason, ...]
+    thresholds: Mapping[str, Any]
+    retrain_recommended: bool = False
+    retrain_reason: str | None = None
+    material_degradation: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def tier_reasons(self) -> list[str]:
+        return [r.words() for r in self.reasons]
+
+
+# -- the policy ----------------------------------------------------------------------------
+@dataclass(frozen=True)
 class Policy:
-    """Maps a report's metrics, quality signals and history to a tier with reasons.
+    """Maps a window's measurements, quality signals and history to a :class:`Decision`.
 
     ``mode`` is ``auto`` (calibrated levels when the baseline has a calibration, else
     fixed), ``calibrated`` (refuses an uncalibrated baseline) or ``fixed``. ``levels``
@@ -171,7 +248,7 @@ class Policy:
     """
 
     mode: str = "auto"
-    levels: dict[str, Level] = field(default_factory=dict)
+    levels: Mapping[str, Level] = field(default_factory=dict)
     persistence: int = 2
     quality: QualityLevels = field(default_factory=QualityLevels)
     retrain: RetrainRule = field(default_factory=RetrainRule)
@@ -182,7 +259,6 @@ class Policy:
         if isinstance(self.persistence, bool) or not isinstance(self.persistence, int) or self.persistence < 1:
             raise ConfigError(f"persistence.windows must be an integer >= 1, got {self.persistence!r}")
 
-    # -- thresholds ------------------------------------------------------------------
     def thresholds(self, baseline: "Baseline | None", window_size: int) -> Thresholds:
         """The levels for a window of ``window_size`` prompts compared to ``baseline``."""
         calibrated = baseline is not None and bool(getattr(baseline, "calibration_", None))
@@ -192,149 +268,125 @@ class Policy:
                 "`drift-tracking baseline build ... --window-size N` or use thresholds mode 'fixed'"
             )
         if self.mode == "fixed" or not calibrated:
-            result = Thresholds(fixed_levels(), "fixed", {"note": "rule-of-thumb levels, not calibrated"})
+            levels, source, detail, warnings = fixed_levels(), "fixed", {"note": "rule-of-thumb levels, not calibrated"}, []
         else:
-            levels, detail, warnings = calibrated_levels(baseline, window_size)
-            result = Thresholds({k: Level(*v) for k, v in levels.items()}, "calibrated", detail, warnings)
+            found, detail, warnings = calibrated_levels(baseline, window_size)
+            levels, source = {k: Level(*v) for k, v in found.items()}, "calibrated"
         if self.levels:
-            result.levels = {**result.levels, **self.levels}
-            result.detail["overridden"] = sorted(self.levels)
-        return result
+            levels, detail = {**levels, **self.levels}, {**detail, "overridden": sorted(self.levels)}
+        return Thresholds(levels, source, detail, tuple(warnings))
 
-    # -- the decision ----------------------------------------------------------------
-    def apply(
+    def decide(
         self,
-        report: DriftReport,
+        found: "Measurements",
         baseline: "Baseline | None" = None,
-        history: "Sequence[dict[str, Any]]" = (),
-    ) -> DriftReport:
-        """Set tier, reasons, drift kind, retrain advice and thresholds on ``report``."""
-        thresholds = self.thresholds(baseline, report.n_samples)
-        reasons: list[str] = []
+        history: Sequence[Mapping[str, Any]] = (),
+    ) -> Decision:
+        """Tier, reasons, drift kind and retrain advice for one window's measurements."""
+        thresholds = self.thresholds(baseline, found.n_samples)
+        signal, level_reasons = _drift_signal(found.prompts.metrics, thresholds.levels)
+        drift_tier, escalation = self._persistence(signal, level_reasons, history)
+        quality_tier, quality_reasons, measured, material = self._quality(found.quality)
+        dropped = any(r.kind in ("quality", "flags") for r in quality_reasons)
+        kind = "degradation" if dropped else ("none" if signal == "none" else ("benign" if measured else "unknown"))
+        if kind == "benign" and drift_tier == "critical":
+            drift_tier, escalation = "review", Reason("benign", "review", detail=" and ".join(measured))
+        tier = _worse(drift_tier, quality_tier)
+        retrain = self._retrain(found.prompts.metrics, signal, history)
+        # Before sorting, findings keep the order people read them in: levels, a hold, quality, escalation.
+        held = [escalation] if escalation and escalation.kind == "held" else []
+        escalated = [escalation] if escalation and escalation.kind != "held" else []
+        reasons = [*level_reasons, *held, *quality_reasons, *escalated]
+        reasons += [Reason("retrain", detail=retrain)] if retrain else []
+        return Decision(
+            tier=tier, drift_signal=signal, drift_kind=kind,
+            reasons=tuple(_headline_order(reasons, tier)) or (Reason("calm"),),
+            thresholds={**thresholds.describe(), "persistence": self.persistence,
+                        "quality": {"review_drop": self.quality.review_drop,
+                                    "critical_drop": self.quality.critical_drop,
+                                    "material_drop": self.quality.material_drop}},
+            retrain_recommended=retrain is not None, retrain_reason=retrain, material_degradation=material,
+            warnings=thresholds.warnings,
+        )
 
-        signal, extreme = self._drift_signal(report.metrics, thresholds.levels, reasons)
-        report.drift_signal = signal
-        previous = _consecutive(history, lambda r: r.get("drift_signal", "none") != "none")
-        drift_tier = "ok" if signal == "none" else signal
-        escalation = None
-        if signal == "critical" and not extreme:
-            if previous + 1 >= self.persistence:
-                escalation = f"critical: drift persisted over {previous + 1} consecutive windows"
-            else:
-                drift_tier = "review"
-                reasons.append(
-                    f"review, not critical: critical-level drift in {previous + 1} window(s) in a row; "
-                    f"it escalates after {self.persistence} consecutive windows or when extreme"
-                )
-        elif signal == "critical":
-            escalation = "critical: the drift is extreme, so it escalates without waiting for persistence"
+    def _persistence(
+        self, signal: str, level_reasons: Sequence[Reason], history: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, Reason | None]:
+        """The drift tier once persistence is applied, and the reason for escalating or holding."""
+        if signal != "critical":
+            return ("ok" if signal == "none" else signal), None
+        if any(r.is_extreme for r in level_reasons):
+            return "critical", Reason("extreme", "critical")
+        streak = 1 + _consecutive(history, lambda r: r.get("drift_signal", "none") != "none")
+        if streak >= self.persistence:
+            return "critical", Reason("persisted", "critical", count=streak)
+        return "review", Reason("held", "review", count=streak, level=self.persistence)
 
-        quality_tier, dropped, measured = self._quality(report, reasons)
-        if dropped:
-            report.drift_kind = "degradation"
-        elif signal != "none":
-            report.drift_kind = "benign" if measured else "unknown"
-        else:
-            report.drift_kind = "none"
-        if report.drift_kind == "benign" and drift_tier == "critical":
-            drift_tier = "review"
-            stable = " and ".join(measured)
-            reasons.append(f"review, not critical: inputs drifted but {stable} {'is' if len(measured) == 1 else 'are'} "
-                           "stable (benign evolution: users changed, the model did not get worse)")
-        elif escalation:
-            reasons.append(escalation)
-
-        report.tier = _worse(drift_tier, quality_tier)
-        self._retrain(report, history, reasons)
-        # Headline first: what made the tier, then lesser findings, then advice.
-        rank = {"critical": 1, "review": 2, report.tier: 0}
-        reasons.sort(key=lambda r: (rank.get(r.split(":", 1)[0].split(",", 1)[0].split(" ", 1)[0], 3),
-                                    " level:" in r.split(":", 1)[0] + ":"))
-        report.tier_reasons = reasons or ["no drift metric reached its review level and quality is stable"]
-        report.thresholds = {**thresholds.describe(), "persistence": self.persistence,
-                             "quality": {"review_drop": self.quality.review_drop,
-                                         "critical_drop": self.quality.critical_drop,
-                                         "material_drop": self.quality.material_drop}}
-        report.warnings = list(report.warnings) + [w for w in thresholds.warnings if w not in report.warnings]
-        return report
-
-    def _drift_signal(self, metrics: dict[str, float], levels: dict[str, Level], reasons: list[str]) -> tuple[str, bool]:
-        signal, extreme = "none", False
-        for name, level in levels.items():
-            value = metrics.get(name)
-            if value is None or not math.isfinite(value):
-                continue
-            for candidate, bound in (("critical", level.critical), ("review", level.review)):
-                if value >= bound:
-                    text = _DESCRIPTIONS.get(name, name + " {value:.4f} >= {level:.4f}").format(value=value, level=bound)
-                    if value >= level.extreme:
-                        extreme = True
-                        text += ", extreme"
-                    reasons.append(f"{candidate} level: {text}")
-                    if signal == "none" or TIER_LEVEL[candidate] > TIER_LEVEL[signal]:
-                        signal = candidate
-                    break
-        return signal, extreme
-
-    def _quality(self, report: DriftReport, reasons: list[str]) -> tuple[str, bool, list[str]]:
-        """Tier from quality signals, whether quality dropped, which were measured."""
-        tier, dropped, measured = "ok", False, []
-        q = report.quality or {}
-        for key, label in (("golden", "golden-set accuracy"), ("reward", "mean reward score")):
-            signal = q.get(key)
+    def _quality(self, quality: Mapping[str, Any]) -> tuple[str, list[Reason], list[str], bool]:
+        """Tier from quality signals, their reasons, which were measured, material degradation."""
+        tier, reasons, measured, material = "ok", [], [], False
+        for key in ("golden", "reward"):
+            signal = quality.get(key)
             if not signal or signal.get("relative_drop") is None:
                 continue
-            measured.append(label)
+            measured.append(_QUALITY_LABELS[key])
             drop = float(signal["relative_drop"])
             level = self.quality.tier_for_drop(drop)
             if level != "ok":
-                dropped = True
                 bound = self.quality.critical_drop if level == "critical" else self.quality.review_drop
-                sign = ">" if level == "critical" else ">="
-                reasons.append(f"{level}: {label} dropped {drop:.1%} from the baseline ({sign} {bound:.0%})")
+                reasons.append(Reason("quality", level, metric=key, value=drop, level=bound))
                 tier = _worse(tier, level)
-            if key == "golden":
-                report.material_degradation = round(drop, 9) > self.quality.material_drop
-                if report.material_degradation:
-                    reasons.append(
-                        f"material degradation: golden-set accuracy dropped {drop:.1%}, "
-                        f"more than {self.quality.material_drop:.0%}"
-                    )
-        feedback = q.get("feedback")
-        if feedback and feedback.get("relative_increase") is not None:
-            increase = float(feedback["relative_increase"])
-            level = self.quality.tier_for_flag_increase(increase)
-            if level != "ok":
-                dropped = True
-                reasons.append(
-                    f"{level}: users flagged {feedback['flag_rate']:.1%} of responses, "
-                    f"{increase:.0%} more than the baseline's {feedback['baseline_flag_rate']:.1%}"
-                )
-                tier = _worse(tier, level)
-        return tier, dropped, measured
+            if key == "golden" and round(drop, 9) > self.quality.material_drop:
+                material = True
+                reasons.append(Reason("material", value=drop, level=self.quality.material_drop))
+        flag_reason = self._flags(quality.get("feedback"))
+        if flag_reason is not None:
+            reasons.append(flag_reason)
+            tier = _worse(tier, flag_reason.tier)
+        return tier, reasons, measured, material
 
-    def _retrain(self, report: DriftReport, history: "Sequence[dict[str, Any]]", reasons: list[str]) -> None:
+    def _flags(self, feedback: Mapping[str, Any] | None) -> Reason | None:
+        if not feedback or feedback.get("relative_increase") is None:
+            return None
+        increase = float(feedback["relative_increase"])
+        level = self.quality.tier_for_flag_increase(increase)
+        if level == "ok":
+            return None
+        return Reason("flags", level, value=feedback["flag_rate"], level=feedback["baseline_flag_rate"],
+                      detail=f"{increase:.0%}")
+
+    def _retrain(self, metrics: Mapping[str, float], signal: str, history: Sequence[Mapping[str, Any]]) -> str | None:
+        """Why retraining is advised, or None."""
         rule = self.retrain
-        novel = report.metrics.get("novel_cluster_share")
+        novel = metrics.get("novel_cluster_share")
         if novel is not None and novel > rule.novel_share:
             streak = 1 + _consecutive(history, lambda r: (r.get("metrics", {}).get("novel_cluster_share") or 0) > rule.novel_share)
             if streak >= self.persistence:
-                report.retrain_recommended = True
-                report.retrain_reason = (
-                    f"novel-cluster share stayed above {rule.novel_share:.0%} for {streak} consecutive windows: "
-                    "users ask about topics the model was not tuned on"
-                )
-        if not report.retrain_recommended and report.drift_signal != "none":
+                return (f"novel-cluster share stayed above {rule.novel_share:.0%} for {streak} consecutive windows: "
+                        "users ask about topics the model was not tuned on")
+        if signal != "none":
             streak = 1 + _consecutive(history, lambda r: r.get("drift_signal", "none") != "none")
             if streak >= rule.horizon:
-                report.retrain_recommended = True
-                report.retrain_reason = f"drift persisted over {streak} consecutive windows (horizon {rule.horizon})"
-        if report.retrain_recommended:
-            reasons.append(f"retrain recommended: {report.retrain_reason}")
+                return f"drift persisted over {streak} consecutive windows (horizon {rule.horizon})"
+        return None
 
-    def describe(self) -> dict[str, Any]:
-        return {"mode": self.mode, "persistence": self.persistence,
-                "levels": {k: {"review": v.review, "critical": v.critical} for k, v in self.levels.items()}}
+
+def _drift_signal(metrics: Mapping[str, float], levels: Mapping[str, Level]) -> tuple[str, list[Reason]]:
+    """The highest level any metric reached, with one reason per metric that reached one."""
+    signal, reasons = "none", []
+    for name, level in levels.items():
+        value = metrics.get(name)
+        if value is None or not math.isfinite(value):
+            continue
+        spec = registry.get(name)
+        reached = spec.reached if spec else (lambda v, b: v >= b)
+        for candidate, bound in (("critical", level.critical), ("review", level.review)):
+            if reached(value, bound):
+                reasons.append(Reason("level", candidate, metric=name, value=value, level=bound,
+                                      is_extreme=reached(value, level.extreme)))
+                signal = _worse(signal, candidate) if signal != "none" else candidate
+                break
+    return signal, reasons
 
 
 def _worse(a: str, b: str) -> str:
@@ -342,7 +394,7 @@ def _worse(a: str, b: str) -> str:
     return TIERS[max(TIER_LEVEL[a], TIER_LEVEL[b])]
 
 
-def _consecutive(history: "Sequence[dict[str, Any]]", predicate: Any) -> int:
+def _consecutive(history: Sequence[Mapping[str, Any]], predicate: Callable[[Mapping[str, Any]], bool]) -> int:
     """How many of the most recent history records, counting back, satisfy ``predicate``."""
     count = 0
     for record in reversed(list(history)):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from drift_tracking.data import read_table
 from drift_tracking.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -64,8 +65,6 @@ def load_golden(path: str | Path) -> list[dict[str, Any]]:
     ``answer`` is the model's current answer to the prompt; without it, answers must be
     given to :func:`score_golden` (e.g. from calling the model).
     """
-    from drift_tracking.data import read_table
-
     table = read_table(path)
     missing = [c for c in ("prompt", "expected") if c not in table.columns]
     if missing:
@@ -145,8 +144,6 @@ def as_flag(value: Any) -> bool:
 
 def load_feedback(path: str | Path, *, id_column: str = "id", flag_column: str = "flag") -> dict[str, bool]:
     """Flags per response id from a .jsonl/.csv/.parquet file (a response flagged once is flagged)."""
-    from drift_tracking.data import read_table
-
     table = read_table(path)
     for column, key in ((id_column, "feedback.id_column"), (flag_column, "feedback.flag_column")):
         if column not in table.columns:
@@ -262,7 +259,6 @@ class QualitySource:
     @classmethod
     def from_config(cls, config: Any, source: Any, texts: Any, *, embedder: Any = None) -> "QualitySource":
         """Read what ``config`` (a :class:`~drift_tracking.config.Config`) names for ``texts`` loaded from ``source``."""
-        from drift_tracking.data import read_table
 
         found = cls(reference={
             "golden_accuracy": config.golden.baseline_accuracy,

@@ -15,7 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ ENTRY_FILE = "entry.json"
 PROJECTION_FILE = "projection.npz"
 SENT_DIR = "sent"
 _FORMAT = 1
-_PROJECTION_ARRAYS = ("baseline_xy", "baseline_cluster", "window_xy", "window_cluster", "window_novel")
+_PROJECTION_ARRAYS = (
+    "baseline_xy", "baseline_cluster", "window_xy", "window_cluster", "window_novel", "window_novel_cluster"
+)
 
 
 class SpoolError(DriftTrackingError):
@@ -101,9 +103,10 @@ def read_entry(path: str | os.PathLike[str]) -> SpoolEntry:
     npz_path = directory / PROJECTION_FILE
     if npz_path.exists():
         with np.load(npz_path, allow_pickle=False) as arrays:
-            report.projection = Projection(
-                **{k: arrays[k] for k in _PROJECTION_ARRAYS}, window_texts=list(payload.get("projection_texts", []))
-            )
+            saved = {k: arrays[k] for k in _PROJECTION_ARRAYS if k in arrays.files}
+        # Entries spooled before the per-point novel-cluster ids existed: no point is labelled.
+        saved.setdefault("window_novel_cluster", np.full(len(saved["window_xy"]), -1, dtype=np.int64))
+        report = replace(report, projection=Projection(**saved, window_texts=list(payload.get("projection_texts", []))))
     return SpoolEntry(directory, report, target, list(payload.get("history", [])))
 
 

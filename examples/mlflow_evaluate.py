@@ -35,18 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     import mlflow
     import pandas as pd
 
-    from drift_tracking import Baseline, Embedder, samples
+    from drift_tracking import Baseline, Embedder, demo
     from drift_tracking.integrations.mlflow_registry import register_baseline
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
 
     # 1. A baseline from a good period: prompts and the fine-tuned model's responses.
-    good = samples.generate(args.n_baseline, seed=1)
+    good = demo.generate(args.n_baseline, seed=1)
     embedder = Embedder()
-    baseline = Baseline.build([s.prompt for s in good], responses=[s.response for s in good], embedder=embedder)
+    baseline = Baseline().fit_texts([s.prompt for s in good], [s.response for s in good], embedder=embedder)
     path = baseline.save(root / "baseline", overwrite=True)
-    print(f"baseline {baseline.version}: {len(baseline)} samples, {baseline.prompts.n_clusters} clusters")
+    print(f"baseline {baseline.version}: {len(baseline)} samples, {baseline.prompts_.n_clusters} clusters")
 
     # 2. Registered, so every job can find it by alias.
     registered = register_baseline(path, "support-bot-baseline", aliases=["production"], tracking_uri=tracking_uri)
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. Production windows: one like the baseline, one where 40% of prompts are new topics.
     windows = {
-        "healthy": samples.generate(args.n_window, seed=11, start="2026-02-01T00:00:00Z"),
-        "drifted": samples.generate(args.n_window, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z"),
+        "healthy": demo.generate(args.n_window, seed=11, start="2026-02-01T00:00:00Z"),
+        "drifted": demo.generate(args.n_window, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z"),
     }
     mlflow.set_experiment("support-bot-evaluation")
     client = mlflow.MlflowClient()

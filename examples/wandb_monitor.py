@@ -20,7 +20,7 @@ import argparse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.baseline import Baseline
 from drift_tracking.data import load_texts
 from drift_tracking.embedding import Embedder
@@ -47,18 +47,18 @@ def main() -> None:
     args = parser.parse_args()
 
     embedder = Embedder(device="cpu")
-    good = samples.generate(args.n_baseline, seed=1, start=START - timedelta(days=7))
+    good = demo.generate(args.n_baseline, seed=1, start=START - timedelta(days=7))
     print(f"Building a baseline from {len(good)} prompts and responses ...")
-    baseline = Baseline.build([s.prompt for s in good], responses=[s.response for s in good],
+    baseline = Baseline().fit_texts([s.prompt for s in good], [s.response for s in good],
                               embedder=embedder, source="generated baseline week")
     baseline.save(args.dir / "baseline", overwrite=True)
 
     days = []
     for day in range(args.windows):
         share = novel_share(day, args.windows, args.final_novel_share)
-        days += samples.generate(args.n_window, seed=100 + day, novel_share=share, start=START + timedelta(days=day),
+        days += demo.generate(args.n_window, seed=100 + day, novel_share=share, start=START + timedelta(days=day),
                                  interval_seconds=86400 / args.n_window)
-    log = samples.write(days, args.dir / "traffic.jsonl")
+    log = demo.write(days, args.dir / "traffic.jsonl")
     traffic = load_texts(log, text_column="prompt", response_column="response", timestamp_column="timestamp")
 
     history = History(args.dir / "drift_history.jsonl")

@@ -29,7 +29,7 @@ for _key, _value in {
 
 import pytest  # noqa: E402
 
-from drift_tracking import samples  # noqa: E402
+from drift_tracking import demo  # noqa: E402
 
 N_BASELINE = 1500
 N_WINDOW = 400
@@ -50,7 +50,7 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def baseline_samples():
-    return samples.generate(N_BASELINE, seed=1)
+    return demo.generate(N_BASELINE, seed=1)
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +58,9 @@ def baseline(embedder, baseline_samples, session_tmp):
     """A saved and re-loaded baseline of generated prompts and responses."""
     from drift_tracking.baseline import Baseline
 
-    built = Baseline.build(
+    built = Baseline().fit_texts(
         [s.prompt for s in baseline_samples],
-        responses=[s.response for s in baseline_samples],
+        [s.response for s in baseline_samples],
         ids=[s.id for s in baseline_samples],
         embedder=embedder,
     )
@@ -71,13 +71,13 @@ def baseline(embedder, baseline_samples, session_tmp):
 @pytest.fixture(scope="session")
 def healthy_window():
     """Same generator and topics as the baseline, other seed: no drift."""
-    return samples.generate(N_WINDOW, seed=11, start="2026-02-01T00:00:00Z")
+    return demo.generate(N_WINDOW, seed=11, start="2026-02-01T00:00:00Z")
 
 
 @pytest.fixture(scope="session")
 def drifted_window():
     """40% of prompts from topics the baseline never saw."""
-    return samples.generate(N_WINDOW, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z")
+    return demo.generate(N_WINDOW, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z")
 
 
 def _free_port() -> int:

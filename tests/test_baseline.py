@@ -10,7 +10,7 @@ import pytest
 
 from drift_tracking.baseline import Baseline, default_n_clusters
 from drift_tracking.embedding import ModelIdentity
-from drift_tracking.errors import ArtifactError, DataError, ModelMismatchError
+from drift_tracking.errors import ArtifactError, ConfigError, DataError, ModelMismatchError
 
 
 def _copy(baseline, tmp_path):
@@ -19,16 +19,53 @@ def _copy(baseline, tmp_path):
     return target
 
 
-def test_round_trip_keeps_fitted_state(baseline, baseline_samples):
+def test_fitted_state_describes_the_good_period(baseline, baseline_samples):
     assert len(baseline) == len(baseline_samples)
-    assert baseline.prompts.n_clusters == default_n_clusters(len(baseline_samples))
-    assert baseline.prompts.counts_.sum() == len(baseline_samples)
-    assert baseline.responses is not None
-    assert baseline.texts[0] == baseline_samples[0].prompt
-    assert baseline.response_texts[0] == baseline_samples[0].response
-    assert baseline.identity.name == "all-MiniLM-L6-v2"
+    assert baseline.prompts_.n_clusters == default_n_clusters(len(baseline_samples))
+    assert baseline.prompts_.counts_.sum() == len(baseline_samples)
+    assert baseline.responses_ is not None
+    assert baseline.texts_[0] == baseline_samples[0].prompt
+    assert baseline.response_texts_[0] == baseline_samples[0].response
+    assert baseline.identity_.name == "all-MiniLM-L6-v2"
     assert len(baseline.version) == 12
-    assert all(label for label in baseline.prompts.cluster_labels_)
+    assert all(label for label in baseline.prompts_.cluster_labels_)
+
+
+def _fitted(obj) -> dict:
+    """Every fitted attribute (name ending in ``_``) of a baseline or reference, by name."""
+    names = [k for k in vars(obj) if k.endswith("_") and not k.startswith("_")]
+    return {k: getattr(obj, k) for k in names}
+
+
+def _assert_same(a, b, where: str) -> None:
+    if isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where)
+        assert a.dtype.kind == b.dtype.kind, where
+    elif hasattr(a, "__dataclass_fields__") and not hasattr(a, "fingerprint"):
+        for key, value in _fitted(a).items():
+            _assert_same(value, getattr(b, key), f"{where}.{key}")
+    else:
+        assert a == b, where
+
+
+def test_every_fitted_attribute_survives_save_and_load(baseline, tmp_path):
+    """Fit afresh (hyper-parameters and quality included), save, load: nothing learned is lost."""
+    fresh = Baseline(n_clusters=8, window_size=60, seed=3).fit(
+        baseline.prompts_.embeddings_[:400], baseline.responses_.embeddings_[:400], identity=baseline.identity_,
+        texts=baseline.texts_[:400], response_texts=baseline.response_texts_[:400], ids=baseline.ids_[:400],
+        quality={"golden_accuracy": 0.9}, source="good.jsonl",
+    )
+    loaded = Baseline.load(fresh.save(tmp_path / "b"))
+    fitted = _fitted(fresh)
+    assert set(fitted) == set(_fitted(loaded)) == {
+        "identity_", "prompts_", "responses_", "texts_", "response_texts_", "ids_", "quality_", "source_",
+        "created_at_", "calibration_",
+    }
+    for key, value in fitted.items():
+        _assert_same(value, getattr(loaded, key), key)
+    assert len(loaded.prompts_.labels_) == 400
+    assert (loaded.n_clusters, loaded.window_size, loaded.seed) == (8, 60, 3)
+    assert loaded.version == fresh.version
 
 
 def test_only_safe_formats_are_written(baseline):
@@ -41,7 +78,7 @@ def test_only_safe_formats_are_written(baseline):
 def test_manifest_pins_model_and_checksums(baseline):
     manifest = json.loads((baseline.path / "manifest.json").read_text())
     assert manifest["kind"] == "drift-baseline"
-    assert manifest["model"]["weights_sha256"] == baseline.identity.weights_sha256
+    assert manifest["model"]["weights_sha256"] == baseline.identity_.weights_sha256
     assert set(manifest["files"]) == {p.name for p in baseline.path.iterdir() if p.name != "manifest.json"}
 
 
@@ -95,10 +132,10 @@ def test_save_refuses_to_overwrite(baseline, tmp_path):
 def test_window_from_another_model_is_refused(baseline, healthy_window, embedder):
     from drift_tracking.comparison import compare
 
-    alien = Baseline(
-        ModelIdentity(name="other-model", dimension=384, weights_sha256="f" * 64),
-        baseline.prompts,
-        texts=baseline.texts,
+    alien = Baseline(calibrate=False).fit(
+        baseline.prompts_.embeddings_,
+        identity=ModelIdentity(name="other-model", dimension=384, weights_sha256="f" * 64),
+        texts=baseline.texts_,
     )
     with pytest.raises(ModelMismatchError, match="other-model"):
         compare(alien, [s.prompt for s in healthy_window], embedder=embedder)
@@ -106,9 +143,9 @@ def test_window_from_another_model_is_refused(baseline, healthy_window, embedder
 
 def test_too_few_texts(embedder):
     with pytest.raises(DataError, match="at least 50"):
-        Baseline.build(["a question"] * 10, embedder=embedder)
+        Baseline().fit_texts(["a question"] * 10, embedder=embedder)
 
 
 def test_bad_cluster_count(embedder, baseline):
-    with pytest.raises(DataError, match="--clusters must be between 2 and"):
-        Baseline.fit(baseline.prompts.embeddings[:100], identity=baseline.identity, n_clusters=60)
+    with pytest.raises(ConfigError, match="n_clusters must be between 2 and"):
+        Baseline(n_clusters=60).fit(baseline.prompts_.embeddings_[:100], identity=baseline.identity_)

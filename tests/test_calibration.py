@@ -8,15 +8,14 @@ beside it. A window with 20% novel-topic prompts must be flagged.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
 import pytest
 
-from drift_tracking import samples
-from drift_tracking.calibration import CALIBRATED_METRICS, levels_from_null, null_distribution
-from drift_tracking.comparison import compare_embeddings
+from drift_tracking import demo
+from drift_tracking.calibration import calibrated_metric_names, levels_from_null, null_distribution
+from drift_tracking.comparison import compare_embeddings, decide_report, measure
 from drift_tracking.errors import DataError
 from drift_tracking.policy import Policy, Thresholds
 from drift_tracking.statistics import js_divergence
@@ -26,7 +25,7 @@ N_NULL_WINDOWS = 30
 
 @pytest.fixture(scope="module")
 def pool(embedder):
-    return embedder.encode([s.prompt for s in samples.generate(1600, seed=21)])
+    return embedder.encode([s.prompt for s in demo.generate(1600, seed=21)])
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +38,22 @@ def calibrated_thresholds(baseline, window_size: int) -> Thresholds:
 
 
 @pytest.fixture(scope="module")
-def null_reports(baseline, pool, window_size):
+def null_measurements(baseline, pool, window_size):
     rng = np.random.default_rng(7)
-    return [
-        compare_embeddings(baseline, pool[rng.choice(len(pool), window_size, replace=False)], seed=i)
-        for i in range(N_NULL_WINDOWS)
-    ]
+    return [measure(baseline, pool[rng.choice(len(pool), window_size, replace=False)], seed=i)
+            for i in range(N_NULL_WINDOWS)]
+
+
+@pytest.fixture(scope="module")
+def null_reports(baseline, null_measurements):
+    return [decide_report(found, baseline, Policy()) for found in null_measurements]
 
 
 def test_calibration_is_stored_as_json_in_the_baseline(baseline, window_size):
     fit = json.loads((baseline.path / "fit.json").read_text())
     entry = fit["calibration"]["sizes"][str(window_size)]
     assert fit["calibration"]["method"] == "leave-chunk-out"
-    assert set(entry["null"]) == set(CALIBRATED_METRICS)
+    assert set(entry["null"]) == set(calibrated_metric_names())
     assert len(entry["null"]["js_divergence"]) == entry["n_draws"] >= 40
     assert entry["n_reference"] == len(baseline) - window_size
     assert baseline.describe()["calibrated"] is True
@@ -65,9 +67,10 @@ def test_calibrated_levels_are_far_below_the_rule_of_thumb(baseline, window_size
     assert thresholds.levels["novel_cluster_share"].review >= 0.05  # floors where the null is 0
 
 
-def test_no_drift_windows_rarely_alarm_with_calibrated_levels(null_reports, record_property, capsys):
+def test_no_drift_windows_rarely_alarm_with_calibrated_levels(baseline, null_measurements, null_reports, record_property,
+                                                             capsys):
     calibrated = [r.tier != "ok" for r in null_reports]
-    fixed = [Policy(mode="fixed").apply(copy.deepcopy(r)).tier != "ok" for r in null_reports]
+    fixed = [Policy(mode="fixed").decide(found, baseline).tier != "ok" for found in null_measurements]
     fixed_js = [r.metrics["js_divergence"] >= 0.15 for r in null_reports]
     rates = {"calibrated": np.mean(calibrated), "fixed": np.mean(fixed), "fixed_js_0.15": np.mean(fixed_js)}
     record_property("false_alarm_rates", rates)
@@ -79,9 +82,9 @@ def test_no_drift_windows_rarely_alarm_with_calibrated_levels(null_reports, reco
 
 
 def test_twenty_percent_novel_topics_are_flagged(baseline, embedder, window_size, null_reports, capsys):
-    window = samples.generate(window_size, seed=31, novel_share=0.2)
-    report = compare_embeddings(baseline, embedder.encode([s.prompt for s in window]))
-    fixed = Policy(mode="fixed").apply(compare_embeddings(baseline, embedder.encode([s.prompt for s in window])))
+    window = demo.generate(window_size, seed=31, novel_share=0.2)
+    found = measure(baseline, embedder.encode([s.prompt for s in window]))
+    report, fixed = decide_report(found, baseline, Policy()), Policy(mode="fixed").decide(found, baseline)
     with capsys.disabled():
         print(f"\n20% novel topics: calibrated {report.tier}, fixed levels {fixed.tier}")
     assert report.tier != "ok", report.metrics
@@ -103,9 +106,9 @@ def test_other_window_sizes_get_thresholds_re_derived_or_a_warning(baseline, poo
 
 def test_leaving_the_chunk_out_raises_the_null(baseline, window_size):
     """A chunk compared to a reference that contains it looks closer than it is (biased low)."""
-    ref = baseline.prompts
+    ref = baseline.prompts_
     left_out = null_distribution(ref, window_size, n_draws=20, metrics=("outlier_share", "js_divergence"))
-    labels, _ = ref.assign(ref.embeddings)
+    labels, _ = ref.assign(ref.embeddings_)
     counts = np.bincount(labels, minlength=ref.n_clusters)
     rng = np.random.default_rng(0)  # the same chunks compared to the whole baseline, chunk included
     js_included = [js_divergence(counts, np.bincount(labels[rng.choice(len(labels), window_size, replace=False)],
@@ -123,4 +126,4 @@ def test_levels_from_null_follow_the_documented_rule():
 
 def test_calibrating_a_window_over_half_the_baseline_is_refused(baseline):
     with pytest.raises(DataError, match="window_size <= n/2"):
-        null_distribution(baseline.prompts, len(baseline) // 2 + 1)
+        null_distribution(baseline.prompts_, len(baseline) // 2 + 1)

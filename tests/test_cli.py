@@ -7,15 +7,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.cli import main
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, healthy_window, drifted_window):
     root = tmp_path_factory.mktemp("cli")
-    samples.write(healthy_window, root / "healthy.jsonl")
-    samples.write(drifted_window, root / "drifted.csv")
+    demo.write(healthy_window, root / "healthy.jsonl")
+    demo.write(drifted_window, root / "drifted.csv")
     return root
 
 
@@ -33,7 +33,7 @@ def test_help_reads_well():
 
 def test_build_then_check_json(tmp_path, baseline_samples, files):
     data = tmp_path / "base.parquet"
-    samples.write(baseline_samples[:600], data)
+    demo.write(baseline_samples[:600], data)
     out = tmp_path / "baseline"
     built = _run("baseline", "build", data, "--text-column", "prompt", "--response-column", "response",
                  "--out", out, "--clusters", "8", "--device", "cpu")

@@ -9,7 +9,8 @@ import pytest
 
 from drift_tracking.comparison import compare, compare_embeddings
 from drift_tracking.errors import DataError
-from drift_tracking.report import METRIC_NAMES, DriftReport
+from drift_tracking import metrics as registry
+from drift_tracking.report import DriftReport
 
 
 def _compare(baseline, window, embedder):
@@ -58,14 +59,14 @@ def test_novel_clusters_show_examples_from_new_topics(drifted_report, drifted_wi
 
 
 def test_response_metrics_are_reported(healthy_report, drifted_report):
-    assert set(METRIC_NAMES) <= set(healthy_report.response_metrics)
+    assert set(registry.names()) <= set(healthy_report.response_metrics)
     assert drifted_report.response_metrics["novel_cluster_share"] > healthy_report.response_metrics["novel_cluster_share"]
 
 
 def test_report_serialises_to_json(drifted_report):
     data = json.loads(drifted_report.to_json())
     assert data["tier"] == "critical" and data["drift_detected"] is True
-    assert set(METRIC_NAMES) <= set(data["metrics"])
+    assert set(registry.names()) <= set(data["metrics"])
     assert data["n_samples"] == drifted_report.n_samples
     assert data["model"]["name"] == "all-MiniLM-L6-v2"
     assert "projection" not in data
@@ -83,6 +84,19 @@ def test_projection_marks_novel_points(drifted_report):
     p = drifted_report.projection
     assert p.window_xy.shape == (drifted_report.n_samples, 2)
     assert 0.25 < p.window_novel.mean() < 0.6
+
+
+def test_projection_carries_each_points_novel_cluster(drifted_report):
+    """window_novel_cluster uses the ids of report.novel_clusters: sizes and examples agree point by point."""
+    p = drifted_report.projection
+    assert p.window_novel_cluster.shape == (drifted_report.n_samples,)  # the whole window is plotted
+    np.testing.assert_array_equal(p.window_novel_cluster >= 0, p.window_novel)
+    assert drifted_report.novel_clusters
+    for cluster in drifted_report.novel_clusters:
+        members = p.window_novel_cluster == cluster["id"]
+        assert members.sum() == cluster["size"]
+        member_texts = {t for t, m in zip(p.window_texts, members) if m}
+        assert set(cluster["examples"]) <= member_texts
 
 
 def test_window_too_small(baseline, embedder):

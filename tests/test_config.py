@@ -59,7 +59,7 @@ def _write(tmp_path, text: str):
 def test_a_full_file_becomes_objects_and_a_policy(tmp_path):
     config = load_config(_write(tmp_path, FULL))
     assert config.thresholds.mode == "fixed"
-    assert config.thresholds.levels["js_divergence"] == Level(0.02, 0.04)
+    assert config.policy().levels["js_divergence"] == Level(0.02, 0.04)
     assert config.golden.path == str(tmp_path / "golden.jsonl")  # relative to the file
     assert config.monitor.history == str(tmp_path / "hist")
     assert (config.reward.column, config.reward.baseline_mean) == ("reward", 0.81)

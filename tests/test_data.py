@@ -9,20 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.data import InvalidRow, TextData, load_texts, read_table
 from drift_tracking.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def traffic():
-    return samples.generate(60, seed=21, novel_share=0.2)
+    return demo.generate(60, seed=21, novel_share=0.2)
 
 
 # -- formats ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("ext", ["jsonl", "ndjson", "json", "csv", "parquet"])
 def test_round_trip_every_format(tmp_path, traffic, ext):
-    path = samples.write(traffic, tmp_path / f"traffic.{ext}")
+    path = demo.write(traffic, tmp_path / f"traffic.{ext}")
     data = load_texts(path, text_column="prompt", response_column="response",
                       timestamp_column="timestamp", id_column="id")
     assert isinstance(data, TextData)
@@ -43,15 +43,15 @@ def test_json_lines_in_a_json_file_and_blank_lines(tmp_path):
 
 
 def test_dataframe_and_records_sources(traffic):
-    frame = samples.to_frame(traffic)
+    frame = demo.to_frame(traffic)
     assert read_table(frame) is frame
     assert load_texts(frame).prompts == [s.prompt for s in traffic]
-    data = load_texts(samples.to_records(traffic), response_column="response")
+    data = load_texts(demo.to_records(traffic), response_column="response")
     assert data.responses == [s.response for s in traffic] and data.timestamps is None and data.ids is None
 
 
 def test_prompts_only_by_default(traffic):
-    assert load_texts(samples.to_frame(traffic)).responses is None
+    assert load_texts(demo.to_frame(traffic)).responses is None
 
 
 # -- chat logs -------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_chat_logs_from_files(tmp_path, ext):
     chats = [{"messages": [{"role": "user", "content": f"question number {i}"},
                            {"role": "assistant", "content": f"answer number {i}"}]} for i in range(5)]
     chats.append({"messages": [{"role": "system", "content": "no user here"}]})
-    path = samples.write(chats, tmp_path / f"chat.{ext}")
+    path = demo.write(chats, tmp_path / f"chat.{ext}")
     data = load_texts(path, text_column="messages")
     assert data.prompts == [f"question number {i}" for i in range(5)]
     assert data.responses == [f"answer number {i}" for i in range(5)]
@@ -243,15 +243,15 @@ def test_malformed_json_line(tmp_path):
 def test_wrong_column_lists_available_ones(traffic):
     with pytest.raises(DataError, match=r"column 'text' not found in the DataFrame; "
                                         r"available columns: id, prompt, response, topic, novel, timestamp"):
-        load_texts(samples.to_frame(traffic), text_column="text")
+        load_texts(demo.to_frame(traffic), text_column="text")
     with pytest.raises(DataError, match=r"column 'answer' not found .* available columns: id, prompt"):
-        load_texts(samples.to_frame(traffic), response_column="answer")
+        load_texts(demo.to_frame(traffic), response_column="answer")
     with pytest.raises(DataError, match=r"text_column='messages'"):
         load_texts(CHATS)  # default text_column='prompt' on a chat log
 
 
 def test_wrong_column_names_the_file(tmp_path, traffic):
-    path = samples.write(traffic, tmp_path / "t.csv")
+    path = demo.write(traffic, tmp_path / "t.csv")
     with pytest.raises(DataError, match=rf"column 'body' not found in '{path}'"):
         load_texts(path, text_column="body")
 
@@ -303,7 +303,7 @@ def test_data_error_is_a_value_error():
 
 
 def test_50k_rows_keep_order_and_timestamps():
-    frame = samples.to_frame(samples.generate(50_000, seed=3))
+    frame = demo.to_frame(demo.generate(50_000, seed=3))
     data = load_texts(frame, response_column="response", timestamp_column="timestamp", id_column="id")
     assert len(data) == 50_000 and data.n_invalid == 0
     assert data.prompts[-1] == frame["prompt"].iloc[-1] and data.ids[12_345] == frame["id"].iloc[12_345]

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from gate_support import alias_version, gate_reports, log_evaluation, register_versions, version_tags
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.cli import main
 from drift_tracking.integrations.mlflow_gate import Gate, GateError, GateRule
 
@@ -202,7 +202,7 @@ def test_stage_transition_handles_the_deprecation(client, model):
 def test_gate_runs_the_evaluation_itself(client, mlflow_server, experiment_id, baseline, healthy_window,
                                          session_tmp, reports):
     name = register_versions(client, experiment_id, "gate-run", 1)
-    window = samples.write(healthy_window, session_tmp / "gate-window.jsonl")
+    window = demo.write(healthy_window, session_tmp / "gate-window.jsonl")
     args = ["--model", name, "--version", "1", "--alias", "champion", "--baseline", str(session_tmp / "baseline"),
             "--window", str(window), "--response-column", "response", "--experiment", "gate-run-evaluations"]
     dry = _promote(mlflow_server, *args, "--dry-run")
@@ -237,10 +237,10 @@ def test_missing_or_mismatched_evaluation_is_a_usage_error(client, mlflow_server
 def test_golden_answers_that_got_worse_block_as_degradation(client, mlflow_server, experiment_id, healthy_window,
                                                             session_tmp):
     name = register_versions(client, experiment_id, "gate-golden", 1)
-    window = samples.write(healthy_window, session_tmp / "gate-golden-window.jsonl")
-    golden = samples.golden_set(40)
-    answered = [{**item, "answer": answer} for item, answer in zip(golden, samples.answer_golden(golden, accuracy=0.5))]
-    golden_path = samples.write(answered, session_tmp / "gate-golden.jsonl")
+    window = demo.write(healthy_window, session_tmp / "gate-golden-window.jsonl")
+    golden = demo.golden_set(40)
+    answered = [{**item, "answer": answer} for item, answer in zip(golden, demo.answer_golden(golden, accuracy=0.5))]
+    golden_path = demo.write(answered, session_tmp / "gate-golden.jsonl")
     args = ["--model", name, "--version", "1", "--alias", "champion", "--baseline", str(session_tmp / "baseline"),
             "--window", str(window), "--response-column", "response", "--golden", str(golden_path)]
     no_reference = _promote(mlflow_server, *args)

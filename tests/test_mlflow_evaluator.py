@@ -128,11 +128,11 @@ def test_registered_baseline_has_alias_tags_and_downloads_verified(server, regis
     version = client.get_model_version_by_alias(MODEL_NAME, "production")
     assert int(version.version) == registered.version
     assert version.tags["drift.baseline_version"] == baseline.manifest["content_sha256"]
-    assert version.tags["drift.embedding_fingerprint"] == baseline.identity.fingerprint
+    assert version.tags["drift.embedding_fingerprint"] == baseline.identity_.fingerprint
     for uri in (registered.uri, registered.version_uri, f"runs:/{registered.run_id}/baseline_model"):
         loaded = Baseline.load(download_baseline(uri, tracking_uri=server, dst=tmp_path / uri.replace("/", "_")))
         assert loaded.version == baseline.version
-        assert loaded.identity == baseline.identity
+        assert loaded.identity_ == baseline.identity_
 
 
 def test_download_refuses_a_version_whose_files_changed_after_registration(server, registered, tmp_path):
@@ -155,11 +155,11 @@ def test_download_refuses_a_version_whose_files_changed_after_registration(serve
 def test_registered_baseline_loads_as_pyfunc_scoring_novelty(server, registered, embedder):
     import mlflow
 
-    from drift_tracking import samples
+    from drift_tracking import demo
 
     model = mlflow.pyfunc.load_model(registered.uri)
-    known = [s.prompt for s in samples.generate(40, seed=21)]
-    novel = [s.prompt for s in samples.generate(40, seed=22, novel_share=1.0)]
+    known = [s.prompt for s in demo.generate(40, seed=21)]
+    novel = [s.prompt for s in demo.generate(40, seed=22, novel_share=1.0)]
     scores = model.predict(pd.DataFrame({"prompt": known + novel}))
     assert list(scores.columns) == ["cluster", "cluster_label", "distance", "novelty", "is_novel"]
     assert len(scores) == 80

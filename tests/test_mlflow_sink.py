@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.cli import main
 from drift_tracking.comparison import compare
 from drift_tracking.integrations.mlflow_sink import MlflowSink
@@ -94,6 +94,7 @@ def test_server_down_spools_then_relog_sends_to_one_run(mlflow_server, reports, 
     restored = read_entry(entries[1])
     assert restored.report.tier == reports[1].tier and restored.report.projection is not None
     assert restored.report.projection.window_xy.shape == reports[1].projection.window_xy.shape
+    assert (restored.report.projection.window_novel_cluster == reports[1].projection.window_novel_cluster).all()
 
     # Still down: relog fails and keeps the entries where they are, without duplicating them.
     result = CliRunner().invoke(main, ["relog", str(spool)])
@@ -118,9 +119,9 @@ def test_server_down_spools_then_relog_sends_to_one_run(mlflow_server, reports, 
 
 def test_cli_registers_a_baseline_and_checks_a_window_into_mlflow(mlflow_server, tmp_path):
     data = tmp_path / "good.jsonl"
-    samples.write(samples.generate(250, seed=5), data)
+    demo.write(demo.generate(250, seed=5), data)
     window = tmp_path / "window.jsonl"
-    samples.write(samples.generate(120, seed=6, novel_share=0.5), window)
+    demo.write(demo.generate(120, seed=6, novel_share=0.5), window)
     runner = CliRunner()
     built = runner.invoke(main, [
         "baseline", "build", str(data), "--response-column", "response", "--out", str(tmp_path / "bl"),
@@ -145,7 +146,7 @@ def test_cli_registers_a_baseline_and_checks_a_window_into_mlflow(mlflow_server,
 def test_cli_check_with_server_down_still_prints_and_says_how_to_resend(baseline, tmp_path, monkeypatch):
     monkeypatch.setenv("DRIFT_TRACKING_SPOOL_DIR", str(tmp_path / "spool"))
     window = tmp_path / "window.jsonl"
-    samples.write(samples.generate(60, seed=11), window)
+    demo.write(demo.generate(60, seed=11), window)
     result = CliRunner().invoke(main, [
         "check", str(window), "--baseline", str(baseline.path), "--device", "cpu",
         "--mlflow", "--tracking-uri", _dead_uri(), "--out", str(tmp_path / "report.json"),
@@ -172,16 +173,39 @@ def test_spool_refuses_unreadable_entries_with_a_clear_message(tmp_path):
         pending_entries(tmp_path / "missing")
 
 
+def test_spooled_projection_keeps_novel_cluster_ids_and_reads_older_entries(tmp_path):
+    import numpy as np
+
+    from drift_tracking.report import DriftReport, Projection
+    from drift_tracking.spool import PROJECTION_FILE, spool_report
+
+    ids = np.array([-1, 0, 0, 1, -1])
+    projection = Projection(baseline_xy=np.zeros((3, 2)), baseline_cluster=np.zeros(3, dtype=int),
+                            window_xy=np.ones((5, 2)), window_cluster=np.zeros(5, dtype=int),
+                            window_novel=ids >= 0, window_novel_cluster=ids, window_texts=list("abcde"))
+    report = DriftReport(tier="review", n_samples=5, n_baseline=3, metrics={}, projection=projection)
+    entry = spool_report(report, {"sink": "mlflow"}, spool_dir=tmp_path)
+    assert read_entry(entry).report.projection.window_novel_cluster.tolist() == ids.tolist()
+    # an entry spooled before the ids existed: the projection loads, with no point labelled
+    with np.load(entry / PROJECTION_FILE) as arrays:
+        older = {k: arrays[k] for k in arrays.files if k != "window_novel_cluster"}
+    np.savez(entry / PROJECTION_FILE, **older)
+    restored = read_entry(entry).report.projection
+    assert restored.window_novel_cluster.tolist() == [-1] * 5 and restored.window_novel.tolist() == (ids >= 0).tolist()
+
+
 def test_window_time_and_metric_keys():
-    from drift_tracking.integrations.mlflow_logging import report_metrics, window_step, window_timestamp_ms
+    from dataclasses import replace
+
+    from drift_tracking.integrations.mlflow_logging import report_metrics
     from drift_tracking.report import DriftReport
 
     report = DriftReport(tier="critical", n_samples=50, n_baseline=100,
                          metrics={"js_divergence": 0.3, "mmd_p_value": float("nan")},
                          response_metrics={"js_divergence": 0.1}, window={"index": 3, "timestamp": TIMESTAMPS[1]})
-    assert window_step(report) == 3
-    assert window_timestamp_ms(report) == TIMESTAMPS_MS[1]
-    report.window = {"start": TIMESTAMPS_MS[0] / 1000}  # seconds since the epoch
-    assert window_timestamp_ms(report) == TIMESTAMPS_MS[0]
+    assert report.step() == 3
+    assert report.timestamp_ms() == TIMESTAMPS_MS[1]
+    seconds = replace(report, window={"start": TIMESTAMPS_MS[0] / 1000})  # seconds since the epoch
+    assert seconds.timestamp_ms() == TIMESTAMPS_MS[0]
     assert report_metrics(report) == {"drift/js_divergence": 0.3, "drift/response/js_divergence": 0.1,
                                       "drift/tier_level": 2.0, "drift/n_samples": 50.0}

@@ -38,9 +38,9 @@ def test_a_torn_last_line_is_skipped_and_sealed_by_the_next_append(tmp_path):
 def test_history_is_not_written_inside_the_checksummed_baseline(tmp_path):
     from types import SimpleNamespace
 
-    baseline = SimpleNamespace(path=tmp_path / "baseline", metadata={})
+    baseline = SimpleNamespace(path=tmp_path / "baseline", uri=None)
     assert History.for_baseline(baseline).path == tmp_path / "baseline.drift_history.jsonl"
-    downloaded = SimpleNamespace(path=tmp_path / "cache" / "x", metadata={"uri": "models:/support-bot@production"})
+    downloaded = SimpleNamespace(path=tmp_path / "cache" / "x", uri="models:/support-bot@production")
     assert History.for_baseline(downloaded).path.name == "models_support-bot_production.jsonl"
     assert History.for_baseline(baseline, tmp_path / "h").path == tmp_path / "h" / "drift_history.jsonl"
 
@@ -75,10 +75,10 @@ def log(healthy_window, drifted_window):
 
 
 def test_monitor_run_decides_each_window_with_history(baseline, embedder, log, tmp_path):
-    from drift_tracking import samples
+    from drift_tracking import demo
     from drift_tracking.data import load_texts
 
-    path = samples.write(log, tmp_path / "log.jsonl")
+    path = demo.write(log, tmp_path / "log.jsonl")
     texts = load_texts(path, timestamp_column="timestamp")
     history = History(tmp_path / "hist")
     monitor = Monitor(baseline, history=history, embedder=embedder, min_window=30)
@@ -103,10 +103,10 @@ def test_monitor_run_decides_each_window_with_history(baseline, embedder, log, t
 def test_monitor_cli_logs_every_window_as_json(baseline, log, tmp_path):
     from click.testing import CliRunner
 
-    from drift_tracking import samples
+    from drift_tracking import demo
     from drift_tracking.cli import main
 
-    path = samples.write(log, tmp_path / "log.jsonl")
+    path = demo.write(log, tmp_path / "log.jsonl")
     result = CliRunner().invoke(main, ["monitor", str(path), "--baseline", str(baseline.path), "--window", "2h",
                                        "--history", str(tmp_path / "h"), "--format", "json", "--fail-on", "critical"])
     assert result.exit_code == 1, result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import io
 import math
@@ -15,7 +17,8 @@ import pytest
 from PIL import Image
 
 from drift_tracking import html_report, plots
-from drift_tracking.report import METRIC_NAMES, DriftReport, Projection
+from drift_tracking import metrics as registry
+from drift_tracking.report import DriftReport, Projection
 
 EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 
@@ -38,6 +41,8 @@ def _projection(rng: np.random.Generator, texts: list[str]) -> Projection:
     window_xy = centres[w_cluster] + rng.normal(0, 0.7, size=(160, 2))
     novel = np.zeros(160, dtype=bool)
     novel[:25] = True  # two novel blobs away from the baseline
+    novel_cluster = np.full(160, -1)
+    novel_cluster[:15], novel_cluster[15:25] = 0, 1  # as report.novel_clusters numbers them
     window_xy[:15] = np.array([9.0, 9.0]) + rng.normal(0, 0.4, size=(15, 2))
     window_xy[15:25] = np.array([-9.0, 8.0]) + rng.normal(0, 0.4, size=(10, 2))
     return Projection(
@@ -46,6 +51,7 @@ def _projection(rng: np.random.Generator, texts: list[str]) -> Projection:
         window_xy=window_xy.astype(np.float32),
         window_cluster=w_cluster,
         window_novel=novel,
+        window_novel_cluster=novel_cluster,
         window_texts=texts,
     )
 
@@ -103,7 +109,7 @@ def _history(n: int) -> list[dict]:
     out = []
     for i in range(n):
         r = make_report(projection=False, index=i, tier=tiers[i % len(tiers)], seed=i)
-        r.metrics = {k: v * (0.5 + 0.2 * i) for k, v in r.metrics.items()}
+        r = dataclasses.replace(r, metrics={k: v * (0.5 + 0.2 * i) for k, v in r.metrics.items()})
         out.append(r.to_dict())
     return out
 
@@ -150,12 +156,27 @@ def test_cluster_scatter_annotates_novel_clusters(tmp_path):
     _check_png(plots.save_png(fig, tmp_path / "scatter.png"))
 
 
+def test_cluster_scatter_places_each_label_on_the_points_the_statistic_grouped():
+    """The label follows projection.window_novel_cluster, not where the examples or the geometry suggest."""
+    report = make_report()
+    ids = report.projection.window_novel_cluster
+    ids[:15], ids[15:25] = 1, 0  # swap: cluster 0 (whose examples sit at (9, 9)) is now the blob at (-9, 8)
+    centres = dict((c["id"], xy) for c, xy in plots._novel_centres(report))
+    assert np.linalg.norm(centres[0] - np.array([-9.0, 8.0])) < 1.5
+    assert np.linalg.norm(centres[1] - np.array([9.0, 9.0])) < 1.5
+
+    ids[15:25] = -1  # cluster 0 has no plotted point: it is not labelled at all
+    texts = [t.get_text() for t in plots.cluster_scatter(report).axes[0].texts]
+    assert [t.split("\n")[0] for t in texts] == ["novel #1"]
+
+
 def test_cluster_scatter_labels_only_the_largest_novel_clusters():
     report = make_report()
     base = report.novel_clusters[0]
-    report.novel_clusters = [
+    report = dataclasses.replace(report, novel_clusters=[
         {**base, "id": i, "share": 0.01 * (i + 1), "examples": []} for i in range(plots.MAX_LABELLED_CLUSTERS + 3)
-    ]
+    ])
+    report.projection.window_novel_cluster[:25] = np.arange(25) % len(report.novel_clusters)
     fig = plots.cluster_scatter(report)
     labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("novel #")]
     assert len(labels) == plots.MAX_LABELLED_CLUSTERS
@@ -175,8 +196,7 @@ def test_cluster_scatter_without_projection_raises():
 def test_cluster_scatter_without_novel_points(tmp_path):
     report = make_report()
     report.projection.window_novel[:] = False
-    report.novel_clusters = []
-    report.metrics["novel_cluster_share"] = 0.0
+    report = dataclasses.replace(report, novel_clusters=[], metrics={**report.metrics, "novel_cluster_share": 0.0})
     _check_png(plots.save_png(plots.cluster_scatter(report), tmp_path / "plain.png"))
 
 
@@ -190,14 +210,13 @@ def test_cluster_share_bars_labels_and_novel_group(tmp_path):
     assert any(lbl.startswith("cluster ") and ":" not in lbl for lbl in labels)  # missing/empty label
     _check_png(plots.save_png(fig, tmp_path / "bars.png"))
 
-    report.novel_clusters = []
-    report.metrics["novel_cluster_share"] = 0.0
+    report = dataclasses.replace(report, novel_clusters=[], metrics={**report.metrics, "novel_cluster_share": 0.0})
     fig = plots.cluster_share_bars(report, top=20)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert len(labels) == 12 and not any(lbl.startswith("novel") for lbl in labels)
     plots.save_png(fig, tmp_path / "bars2.png")
 
-    report.cluster_shift = []
+    report = dataclasses.replace(report, cluster_shift=[])
     _check_png(plots.save_png(plots.cluster_share_bars(report), tmp_path / "empty.png"), min_h=200)
 
 
@@ -209,7 +228,9 @@ def test_metric_timeseries(tmp_path, n):
     # review and critical lines on the two metrics that have thresholds
     dashed = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
     assert len(dashed) == 2
-    assert not [ln for ln in fig.axes[2].lines if ln.get_linestyle() == "--"]  # wasserstein: none
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    wasserstein = next(i for i, t in enumerate(titles) if "(wasserstein)" in t)
+    assert not [ln for ln in fig.axes[wasserstein].lines if ln.get_linestyle() == "--"]  # no thresholds given
     _check_png(plots.save_png(fig, tmp_path / f"ts{n}.png"))
 
 
@@ -279,12 +300,12 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
     assert parsed.tags.get("html") == 1 and parsed.tags.get("style") == 1
     assert "script" not in parsed.tags  # the injected prompt stays text
     assert "<script>" not in page and "<img src=x" not in page
-    assert '&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;' in page
+    assert '&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;' in page  # Jinja2's (markupsafe's) entities
     assert EVIL in text  # ...and reads as the user wrote it
     assert "<b>appeared</b>" not in page  # retrain reason is escaped too
 
     assert "CRITICAL" in text
-    for name in METRIC_NAMES:
+    for name in registry.names():
         assert name in text, name
     assert "fixed" in text
     assert "refund order days" in text
@@ -303,10 +324,27 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_html_report_keeps_markup_and_template_syntax_in_data_as_text():
+    """Prompts, labels, reasons and names reach the page as text: never markup, never template code."""
+    hostile = "{{ 1234 * 1000 }} {% if true %}<script>alert('x')</script>{% endif %} {# gone? #} }}"
+    report = make_report(projection=False)
+    report.novel_clusters[0]["examples"] = [hostile]
+    report.novel_clusters[1]["id"] = hostile
+    report.cluster_shift[0]["label"] = hostile
+    report = dataclasses.replace(report, tier_reasons=[hostile], warnings=[hostile], model={"name": hostile})
+    page = html_report.render_html(report, include_figures=False)
+    parsed = _parse(page)
+    text = " ".join(parsed.text)
+
+    assert "script" not in parsed.tags and "<script>" not in page
+    assert "1234000" not in page  # the expression was not evaluated
+    # example, novel cluster id, cluster label, reason, warning, model in the header and the identity table
+    assert text.count(hostile) == 7, text
+
+
 def test_html_report_without_projection_or_responses():
-    report = make_report(projection=False, responses=False, tier="ok")
-    report.warnings = []
-    report.novel_clusters = []
+    report = dataclasses.replace(make_report(projection=False, responses=False, tier="ok"), warnings=[],
+                                 novel_clusters=[])
     page = html_report.render_html(report)
     parsed = _parse(page)
     text = " ".join(parsed.text)

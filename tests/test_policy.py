@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from drift_tracking.comparison import Measurements, SideMeasurements
 from drift_tracking.errors import ConfigError
 from drift_tracking.policy import Level, Policy, QualityLevels
 from drift_tracking.quality import QualityInputs
@@ -14,13 +15,15 @@ LEVELS = {"js_divergence": Level(0.02, 0.04, 0.20), "novel_cluster_share": Level
 CALM = {"js_divergence": 0.01, "novel_cluster_share": 0.0}
 
 
-def _report(metrics=None, quality=None) -> DriftReport:
-    return DriftReport(tier="ok", n_samples=400, n_baseline=1500, metrics=dict(metrics or CALM), quality=quality or {})
+def _measured(metrics=None, quality=None) -> Measurements:
+    return Measurements(prompts=SideMeasurements(dict(metrics or CALM)), n_samples=400, quality=quality or {})
 
 
 def _decide(metrics=None, quality=None, history=(), policy=None) -> DriftReport:
     policy = policy or Policy(mode="fixed", levels=LEVELS)
-    return policy.apply(_report(metrics, quality), None, history=history)
+    found = _measured(metrics, quality)
+    decision = policy.decide(found, None, history=history)
+    return DriftReport.assemble(found, decision, model={}, baseline={}, n_baseline=1500, created_at="")
 
 
 def _golden(baseline: float, current: float) -> dict:
@@ -108,6 +111,26 @@ def test_persistent_drift_escalates_after_n_windows():
         assert "persisted over" in history[-1]["tier_reasons"][0]
 
 
+def test_reasons_are_data_rendered_to_words_not_parsed():
+    report = _decide({"js_divergence": 0.06, "novel_cluster_share": 0.0}, quality=_golden(1.0, 0.9))
+    level = next(r for r in report.reasons if r["kind"] == "level")
+    assert (level["tier"], level["metric"], level["value"], level["level"]) == ("critical", "js_divergence", 0.06, 0.04)
+    assert len(report.reasons) == len(report.tier_reasons)
+    assert any("Jensen-Shannon divergence 0.060 >= 0.040" in words for words in report.tier_reasons)
+    # the headline is what made the tier: the persistence hold, then the quality drop, before the level found
+    assert [r["kind"] for r in report.reasons] == ["held", "quality", "level"]
+
+
+def test_decisions_and_reports_are_immutable():
+    import dataclasses
+
+    report = _decide({"js_divergence": 0.06, "novel_cluster_share": 0.0})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.tier = "ok"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Policy().persistence = 5
+
+
 def test_extreme_drift_is_critical_without_history():
     report = _decide({"js_divergence": 0.25, "novel_cluster_share": 0.0})
     assert report.tier == "critical" and "extreme" in " ".join(report.tier_reasons)
@@ -143,7 +166,7 @@ def test_rising_flag_rate_is_a_quality_signal():
 
 
 def test_fixed_mode_uses_the_rule_of_thumb_and_says_so():
-    report = Policy(mode="fixed").apply(_report({"js_divergence": 0.16, "novel_cluster_share": 0.0}))
+    report = _decide({"js_divergence": 0.16, "novel_cluster_share": 0.0}, policy=Policy(mode="fixed"))
     assert report.thresholds["source"] == "fixed"
     assert report.thresholds["values"]["js_divergence"] == {"review": 0.15, "critical": 0.25}
     assert report.tier == "review"
@@ -151,7 +174,7 @@ def test_fixed_mode_uses_the_rule_of_thumb_and_says_so():
 
 def test_calibrated_mode_refuses_an_uncalibrated_baseline():
     with pytest.raises(ConfigError, match="no calibration"):
-        Policy(mode="calibrated").apply(_report(), None)
+        Policy(mode="calibrated").decide(_measured(), None)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.config import Config
 from drift_tracking.data import load_texts
 from drift_tracking.errors import DataError
@@ -24,7 +24,7 @@ from drift_tracking.quality import (
 
 @pytest.fixture(scope="module")
 def golden():
-    return samples.golden_set(50)
+    return demo.golden_set(50)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_answer_matching(answer, expected, method, match):
 
 @pytest.mark.parametrize("accuracy", [1.0, 0.8, 0.5])
 def test_normalised_scoring_recovers_the_simulated_accuracy(golden, accuracy):
-    answers = samples.answer_golden(golden, accuracy=accuracy, seed=3)
+    answers = demo.answer_golden(golden, accuracy=accuracy, seed=3)
     result = score_golden(golden, answers, method="normalised")
     assert result["accuracy"] == pytest.approx(accuracy)
     assert result["n"] == 50
@@ -57,19 +57,19 @@ def test_normalised_scoring_recovers_the_simulated_accuracy(golden, accuracy):
 def test_embedding_similarity_scoring(golden, embedder):
     right = score_golden(golden, [g["expected"] for g in golden], method="embedding", embedder=embedder)
     assert right["accuracy"] == 1.0
-    wrong = samples.answer_golden(golden, accuracy=0.0, seed=3)
+    wrong = demo.answer_golden(golden, accuracy=0.0, seed=3)
     assert score_golden(golden, wrong, method="embedding", embedder=embedder)["accuracy"] < 0.5
 
 
 def test_golden_file_round_trip_and_errors(tmp_path, golden):
-    answers = samples.answer_golden(golden, accuracy=0.9, seed=1)
-    path = samples.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
+    answers = demo.answer_golden(golden, accuracy=0.9, seed=1)
+    path = demo.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
     assert score_golden(load_golden(path))["accuracy"] == pytest.approx(0.9)
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer\nq,a\n")
     with pytest.raises(DataError, match="prompt, expected"):
         load_golden(bad)
-    no_answers = samples.write(golden, tmp_path / "no_answers.jsonl")
+    no_answers = demo.write(golden, tmp_path / "no_answers.jsonl")
     with pytest.raises(DataError, match="'answer' column"):
         score_golden(load_golden(no_answers))
 
@@ -110,14 +110,13 @@ def test_quality_source_aligns_rewards_and_flags_with_loaded_rows(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows))
     flags = tmp_path / "flags.jsonl"
     flags.write_text(json.dumps({"id": "c", "flag": True}))
-    config = Config()
-    config.reward.column, config.feedback.path = "reward", str(flags)
+    config = Config().with_overrides(reward={"column": "reward"}, feedback={"path": str(flags)})
     texts = load_texts(data, id_column="id")
     source = QualitySource.from_config(config, data, texts)
     assert source.rewards == [0.5, 0.9]  # row b has no prompt and is left out
     assert source.flags == [False, True]
     assert source.for_rows([1]).rewards == [0.9]
-    config.reward.column = "score"
+    config = config.with_overrides(reward={"column": "score"})
     with pytest.raises(DataError, match="reward column 'score'"):
         QualitySource.from_config(config, data, texts)
 
@@ -127,9 +126,9 @@ def test_check_cli_judges_golden_accuracy_against_the_configured_baseline(baseli
 
     from drift_tracking.cli import main
 
-    window = samples.write(healthy_window, tmp_path / "window.jsonl")
-    answers = samples.answer_golden(golden, accuracy=0.8, seed=2)
-    golden_file = samples.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
+    window = demo.write(healthy_window, tmp_path / "window.jsonl")
+    answers = demo.answer_golden(golden, accuracy=0.8, seed=2)
+    golden_file = demo.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
     config = tmp_path / "drift.toml"
     config.write_text("[golden]\nbaseline_accuracy = 0.95\n[persistence]\nwindows = 3\n")
     args = ["check", str(window), "--baseline", str(baseline.path), "--config", str(config), "--golden",
@@ -153,10 +152,10 @@ def test_baseline_build_stores_the_good_period_quality(baseline_samples, golden,
     from drift_tracking.baseline import Baseline
     from drift_tracking.cli import main
 
-    rows = [{**samples.to_records([s])[0], "reward": 0.5 + (i % 2) * 0.5} for i, s in enumerate(baseline_samples[:300])]
-    data = samples.write(rows, tmp_path / "good.jsonl")
-    answers = samples.answer_golden(golden, accuracy=0.9, seed=1)
-    golden_file = samples.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
+    rows = [{**demo.to_records([s])[0], "reward": 0.5 + (i % 2) * 0.5} for i, s in enumerate(baseline_samples[:300])]
+    data = demo.write(rows, tmp_path / "good.jsonl")
+    answers = demo.answer_golden(golden, accuracy=0.9, seed=1)
+    golden_file = demo.write([{**g, "answer": a} for g, a in zip(golden, answers)], tmp_path / "golden.jsonl")
     result = CliRunner().invoke(main, ["baseline", "build", str(data), "--out", str(tmp_path / "b"), "--golden",
                                        str(golden_file), "--reward-column", "reward", "--window-size", "100"])
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ from scipy.spatial.distance import cdist, jensenshannon
 from scipy.stats import wasserstein_distance
 
 from drift_tracking import statistics as st
+from drift_tracking.statistics.mmd import _mmd2_columns
 
 DIM = 32
 
@@ -95,6 +96,134 @@ def test_identical_samples(name: str, samples: dict[str, np.ndarray]) -> None:
         assert -2 / m < value <= 1e-9
     else:
         assert value == pytest.approx(0.0, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- identities every metric shares
+
+
+def _total_variation(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+    """Half the sum of |change| in :func:`st.cluster_shift`'s table: 0 for the same mix, 1 for disjoint ones."""
+    return 0.5 * sum(abs(row["change"]) for row in st.cluster_shift(reference_counts, current_counts))
+
+
+@pytest.fixture(scope="module")
+def disjoint() -> dict[str, np.ndarray]:
+    """Two tight blobs at orthogonal unit vectors (distance sqrt(2)) and the two centres as a codebook."""
+    rng = np.random.default_rng(3)
+    codebook = np.eye(2, DIM)
+    return {
+        "reference": unit_blobs(400, codebook[:1], rng, spread=0.05),
+        "current": unit_blobs(300, codebook[1:], rng, spread=0.05),
+        "codebook": codebook,
+    }
+
+
+IDENTITIES = {
+    # name: (statistic(reference, other, codebook), check on identical samples, check on disjoint samples or None)
+    "js_divergence": (
+        lambda r, o, c: st.js_divergence(_counts(r, c), _counts(o, c)),
+        lambda v: v == 0.0,
+        lambda v: v == 1.0,  # the maximum
+    ),
+    "cluster_shift (total variation)": (
+        lambda r, o, c: _total_variation(_counts(r, c), _counts(o, c)),
+        lambda v: v == 0.0,
+        lambda v: v == pytest.approx(1.0, abs=1e-12),  # the maximum
+    ),
+    "wasserstein": (
+        lambda r, o, c: st.wasserstein(r, o),
+        lambda v: v == 0.0,
+        lambda v: v > 10,  # unbounded: many reference standard deviations away
+    ),
+    "mmd2": (
+        # bandwidth between the blobs' spread and their distance: k ~ 1 within a blob, ~ 0 across
+        lambda r, o, c: st.mmd(r, o, bandwidth=0.5, n_permutations=0).mmd2,
+        lambda v: -2 / 400 < v <= 1e-9,  # unbiased: slightly negative for X = Y
+        lambda v: 1.9 < v <= 2.0,  # the bound 2 - 2 E k(x, y)
+    ),
+    "mmd_p_value": (
+        lambda r, o, c: st.mmd(r, o, n_permutations=19).p_value,
+        lambda v: v > 0.5,
+        lambda v: v == 1 / 20,  # the smallest a permutation test with 19 permutations can give
+    ),
+    "classifier_auc": (
+        lambda r, o, c: st.classifier_auc(r, o),
+        # duplicated rows carry both labels, so out of fold the model is anti-correlated: never above chance
+        lambda v: v < 0.55,
+        lambda v: v == 1.0,  # the maximum
+    ),
+    "novel_cluster_share": (
+        lambda r, o, c: st.novel_clusters(r, o).share,
+        lambda v: v == 0.0,
+        lambda v: v == 1.0,  # the maximum
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(IDENTITIES))
+def test_identical_samples_show_no_drift(name: str, disjoint: dict[str, np.ndarray]) -> None:
+    statistic, check_identical, _ = IDENTITIES[name]
+    r = disjoint["reference"]
+    value = statistic(r, r.copy(), disjoint["codebook"])
+    assert check_identical(value), f"{name} on identical samples: {value}"
+
+
+@pytest.mark.parametrize("name", list(IDENTITIES))
+def test_disjoint_samples_reach_the_maximum(name: str, disjoint: dict[str, np.ndarray]) -> None:
+    statistic, _, check_disjoint = IDENTITIES[name]
+    value = statistic(disjoint["reference"], disjoint["current"], disjoint["codebook"])
+    assert check_disjoint(value), f"{name} on disjoint samples: {value}"
+
+
+def test_symmetric_metrics_are_symmetric(samples: dict[str, np.ndarray]) -> None:
+    r, o = samples["reference"][:500], np.vstack([samples["same"][:200], samples["shifted"][:200]])
+    codebook = r[:20]
+    p, q = _counts(r, codebook), _counts(o, codebook)
+    assert st.js_divergence(p, q) == st.js_divergence(q, p)
+    assert _total_variation(p, q) == pytest.approx(_total_variation(q, p), abs=1e-15)
+    forward = {row["cluster"]: row["change"] for row in st.cluster_shift(p, q)}
+    backward = {row["cluster"]: row["change"] for row in st.cluster_shift(q, p)}
+    assert forward == pytest.approx({k: -v for k, v in backward.items()}, abs=1e-15)
+    # MMD^2 is symmetric once the bandwidth is fixed (the median heuristic draws its points at random)
+    assert st.mmd(r, o, bandwidth=0.8, n_permutations=0).mmd2 == pytest.approx(
+        st.mmd(o, r, bandwidth=0.8, n_permutations=0).mmd2, rel=1e-5
+    )
+    # the classifier sees the same two samples with the labels swapped (folds differ: close, not equal)
+    assert st.classifier_auc(r, o) == pytest.approx(st.classifier_auc(o, r), abs=0.05)
+
+
+def test_wasserstein_is_symmetric_up_to_its_normalisation() -> None:
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(0.0, 1.0, 400), rng.normal(1.0, 3.0, 300)
+    # W1 itself is symmetric; each direction divides it by the first argument's spread
+    assert st.wasserstein(a, b) * a.std() == pytest.approx(st.wasserstein(b, a) * b.std(), rel=1e-12)
+
+
+def test_novel_clusters_is_directional(samples: dict[str, np.ndarray]) -> None:
+    """It asks what the window has that the reference lacks, so swapping the sides changes the answer."""
+    narrow = samples["reference"][:600]
+    wide = np.vstack([narrow, samples["shifted"][:300]])  # a third of it from topics the narrow one lacks
+    assert st.novel_clusters(narrow, wide).share > 0.25
+    assert st.novel_clusters(wide, narrow).share < 0.02
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_sliced_wasserstein_matches_scipy_direction_by_direction(seed: int, samples: dict[str, np.ndarray]) -> None:
+    r, o = samples["reference"][:300].astype(np.float64), samples["shifted"][:200].astype(np.float64)
+    directions = np.random.default_rng(seed).standard_normal((DIM, 16))  # the draw the docstring names
+    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+    expected = np.mean(
+        [wasserstein_distance(r @ w, o @ w) / (r @ w).std() for w in directions.T]
+    )
+    assert st.wasserstein(r, o, n_projections=16, seed=seed) == pytest.approx(expected, rel=1e-10)
+
+
+def test_cluster_shift_table_gives_back_the_js_divergence() -> None:
+    p, q = np.array([50, 30, 20, 0]), np.array([25, 30, 20, 25])
+    rows = sorted(st.cluster_shift(p, q), key=lambda row: row["cluster"])
+    shares = [row["baseline_share"] for row in rows], [row["window_share"] for row in rows]
+    assert st.js_divergence(*shares) == pytest.approx(st.js_divergence(p, q), rel=1e-12)
+    assert sum(row["change"] for row in rows) == pytest.approx(0.0, abs=1e-15)
 
 
 # --------------------------------------------------------------------------- js_divergence
@@ -220,7 +349,7 @@ def test_mmd_permutation_statistics_match_direct_formula() -> None:
     splits = [rng.permutation(40)[:m] for _ in range(6)]
     for j, idx in enumerate(splits):
         A[idx, j] = 1.0
-    got = st._mmd2_columns(K, A, K.sum(axis=1), float(K.sum()), np.diagonal(K).copy(), m, n)
+    got = _mmd2_columns(K, A, K.sum(axis=1), float(K.sum()), np.diagonal(K).copy(), m, n)
     for j, idx in enumerate(splits):
         rest = np.setdiff1d(np.arange(40), idx)
         assert got[j] == pytest.approx(_brute_mmd2(z[idx], z[rest], 1.0), rel=1e-9, abs=1e-12)

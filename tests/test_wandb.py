@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import wandb_records as wr
-from drift_tracking import samples
+from drift_tracking import demo
 from drift_tracking.errors import ArtifactError, ConfigError
 from drift_tracking.integrations import wandb_logger
 from drift_tracking.integrations.wandb_logger import WandbSink, alert_text, log_baseline_artifact
@@ -30,11 +30,14 @@ class FixedTiers:
 
     levels = {"review": 0.05, "critical": 0.25}
 
-    def apply(self, report, baseline=None, history=()):
-        report.tier = ("ok", "review", "critical")[report.window["index"]]
-        report.tier_reasons = [f"{report.tier}: novel_cluster_share {report.metrics['novel_cluster_share']:.3f}"]
-        report.thresholds = {"source": "test", "values": {"novel_cluster_share": self.levels}}
-        return report
+    def decide(self, found, baseline=None, history=()):
+        from drift_tracking.policy import Decision, Reason
+
+        tier = ("ok", "review", "critical")[found.window["index"]]
+        value = found.prompts.metrics["novel_cluster_share"]
+        reason = Reason("calm") if tier == "ok" else Reason("level", tier, "novel_cluster_share", value, self.levels[tier])
+        return Decision(tier=tier, drift_signal="none" if tier == "ok" else tier, drift_kind="unknown",
+                        reasons=(reason,), thresholds={"source": "test", "values": {"novel_cluster_share": self.levels}})
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +167,7 @@ def test_baseline_build_logs_an_artifact_with_aliases(tmp_path):
 
     from drift_tracking.cli import main
 
-    data = samples.write(samples.generate(80, seed=5), tmp_path / "good.jsonl")
+    data = demo.write(demo.generate(80, seed=5), tmp_path / "good.jsonl")
     result = CliRunner().invoke(main, [
         "baseline", "build", str(data), "--response-column", "response", "--out", str(tmp_path / "bl"),
         "--device", "cpu", "--wandb", "--wandb-project", "drift-tests", "--wandb-dir", str(tmp_path / "wb"),
@@ -234,7 +237,7 @@ def test_check_with_wandb_logs_one_window_and_prints_the_sync_command(tmp_path, 
 
     from drift_tracking.cli import main
 
-    data = samples.write(healthy_window, tmp_path / "window.jsonl")
+    data = demo.write(healthy_window, tmp_path / "window.jsonl")
     result = CliRunner().invoke(main, [
         "check", str(data), "--baseline", str(baseline.path), "--device", "cpu", "--format", "json",
         "--wandb", "--wandb-project", "drift-tests", "--wandb-dir", str(tmp_path / "wb"),

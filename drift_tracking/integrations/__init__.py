@@ -38,6 +38,4 @@ def load_baseline(uri: str | os.PathLike[str], *, tracking_uri: str | None = Non
     """Resolve ``uri`` and load the baseline, verified; records the URI it came from."""
     from drift_tracking.baseline import Baseline
 
-    baseline = Baseline.load(resolve_baseline_uri(uri, tracking_uri=tracking_uri))
-    baseline.metadata["uri"] = str(uri)
-    return baseline
+    return Baseline.load(resolve_baseline_uri(uri, tracking_uri=tracking_uri), uri=str(uri))

@@ -177,7 +177,7 @@ def _golden_quality(baseline: Any, golden: str | Path, golden_accuracy: float | 
     reference = golden_accuracy if golden_accuracy is not None else (baseline.quality_ or {}).get("golden_accuracy")
     if reference is None:
         raise GateError(
-            f"the baseline {baseline.metadata.get('uri', '')} records no golden-set accuracy, so {golden} cannot show "
+            f"the baseline {baseline.uri or ''} records no golden-set accuracy, so {golden} cannot show "
             "a drop: pass --golden-baseline-accuracy (the promoted version's accuracy) or rebuild the baseline "
             "with --golden"
         )

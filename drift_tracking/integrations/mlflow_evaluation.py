@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from drift_tracking.comparison import compare
+from drift_tracking.config import Config, load_config
+from drift_tracking.data import load_texts
+from drift_tracking.embedding import Embedder
 from drift_tracking.errors import ConfigError, DataError
+from drift_tracking.integrations import load_baseline
+from drift_tracking.integrations.mlflow_logging import log_report_to_run, report_metrics
+from drift_tracking.quality import QualitySource
 
 _DEFAULT_INPUT_COLUMNS = ("inputs", "prompt", "input", "question", "text")
 _KNOWN_KEYS = frozenset({
@@ -26,11 +33,6 @@ def evaluate_drift(
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models.evaluation import EvaluationResult
-
-    from drift_tracking.comparison import compare
-    from drift_tracking.data import load_texts
-    from drift_tracking.integrations import load_baseline
-    from drift_tracking.integrations.mlflow_logging import log_report_to_run, report_metrics
 
     unknown = sorted(set(config) - _KNOWN_KEYS)
     if unknown:
@@ -141,11 +143,9 @@ def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
     raise DataError(f"cannot read responses from a model output of type {type(outputs).__name__}")
 
 
-def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
-    from drift_tracking.embedding import Embedder
-
+def _embedder(baseline: Any, config: dict[str, Any]) -> Embedder:
     return Embedder(
-        config.get("embedding_model") or baseline.identity.name,
+        config.get("embedding_model") or baseline.identity_.name,
         device=str(config.get("device", "auto")),
         batch_size=int(config.get("batch_size", 32)),
     )
@@ -157,14 +157,11 @@ def _policy_and_quality(config: dict[str, Any], features: Any, texts: Any, embed
     ``golden`` (a golden-set file) overrides the file's golden set; rewards and feedback
     named in the file are read from the evaluation data, row for row.
     """
-    from drift_tracking.config import Config, load_config
-    from drift_tracking.quality import QualitySource
-
     if config.get("config") is None and config.get("golden") is None:
         return None, None
     settings = load_config(config["config"]) if config.get("config") else Config()
     if config.get("golden"):
-        settings.golden.path = str(config["golden"])
+        settings = settings.with_overrides(golden={"path": str(config["golden"])})
     source = QualitySource.from_config(settings, features, texts, embedder=embedder)
     return settings.policy(), (None if source.empty else source.for_rows())
 

@@ -24,15 +24,14 @@ What a run holds after :func:`log_report_to_run`:
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drift_tracking import plots
+from drift_tracking.html_report import write_html
+from drift_tracking.integrations.common import first_line, scoped_env
 from drift_tracking.report import DriftReport
 
 if TYPE_CHECKING:
@@ -54,19 +53,8 @@ TAG_MAX = 5000  # MLflow's limit on a tag value
 
 
 def report_metrics(report: DriftReport) -> dict[str, float]:
-    """The numbers a run records for one window, keyed as they appear in the MLflow UI.
-
-    Missing or non-finite values are left out: a gap in a chart says "not measured"
-    better than a fake zero.
-    """
-    out: dict[str, float] = {}
-    for name, value in report.metrics.items():
-        _put(out, f"{METRIC_PREFIX}{name}", value)
-    for name, value in (report.response_metrics or {}).items():
-        _put(out, f"{METRIC_PREFIX}response/{name}", value)
-    out[f"{METRIC_PREFIX}tier_level"] = float(report.tier_level)
-    out[f"{METRIC_PREFIX}n_samples"] = float(report.n_samples)
-    return out
+    """The numbers a run records for one window, keyed as they appear in the MLflow UI."""
+    return report.metric_series()
 
 
 def report_tags(report: DriftReport) -> dict[str, str]:
@@ -97,27 +85,6 @@ def report_params(report: DriftReport) -> dict[str, str]:
     return {k: str(v)[:_PARAM_MAX] for k, v in params.items() if v is not None}
 
 
-def window_step(report: DriftReport) -> int:
-    index = report.window.get("index")
-    return int(index) if isinstance(index, int) and not isinstance(index, bool) else 0
-
-
-def window_timestamp_ms(report: DriftReport) -> int:
-    """The window's own time (its ``timestamp``, else its ``end``/``start``), else now."""
-    for key in ("timestamp", "end", "start"):
-        value = report.window.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return int(value if value > 1e11 else value * 1000)  # seconds or milliseconds
-        if isinstance(value, str) and value:
-            try:
-                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-            except ValueError:
-                continue
-        if isinstance(value, datetime):
-            return int(value.timestamp() * 1000)
-    return int(time.time() * 1000)
-
-
 def log_report_to_run(
     client: "MlflowClient",
     run_id: str,
@@ -134,13 +101,13 @@ def log_report_to_run(
     """
     from mlflow.entities import Metric, Param, RunTag
 
-    step, ts = window_step(report), window_timestamp_ms(report)
+    step, ts = report.step(), report.timestamp_ms()
     metrics = [Metric(k, v, ts, step) for k, v in report_metrics(report).items()]
     tags = [RunTag(k, v) for k, v in {**report_tags(report), **dict(extra_tags or {})}.items()]
     params = [Param(k, v) for k, v in report_params(report).items()] if log_params else []
     client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
 
-    series = _history_with(report, history)
+    series = report.history_with(history)
     written: list[str] = []
     with tempfile.TemporaryDirectory(prefix="drift-mlflow-") as tmp:
         folder = Path(tmp)
@@ -161,9 +128,6 @@ def log_report_to_run(
 
 def write_report_files(report: DriftReport, history: Sequence[Mapping[str, Any]], folder: Path) -> None:
     """The per-window files (JSON, HTML, PNGs) into ``folder``: one rendering, logged as a whole."""
-    from drift_tracking import plots
-    from drift_tracking.html_report import write_html
-
     (folder / REPORT_JSON).write_text(report.to_json())
     # Drawing is most of the cost outside embedding: render each figure once, reuse it in the HTML.
     png = {name: plots.png_bytes(fig) for name, fig in plots.report_figures(report, history).items()}
@@ -174,42 +138,17 @@ def write_report_files(report: DriftReport, history: Sequence[Mapping[str, Any]]
 
 def report_tables(report: DriftReport) -> dict[str, list[dict[str, Any]]]:
     """The per-cluster shift and the top novel prompts as rows, each tagged with its window."""
-    window = window_step(report)
-    shift = [{"window": window, **_flat(row)} for row in report.cluster_shift]
-    novel = [
-        {"window": window, "novel_cluster": c.get("id"), "cluster_share": c.get("share"),
-         "cluster_size": c.get("size"), "prompt": example}
-        for c in report.novel_clusters
-        for example in (c.get("examples") or [])
-    ]
-    return {CLUSTER_SHIFT_TABLE: shift, NOVEL_PROMPTS_TABLE: novel}
-
-
-@contextlib.contextmanager
-def scoped_env(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a call; the caller's values come back after."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    window = report.step()
+    return {
+        CLUSTER_SHIFT_TABLE: [{"window": window, **row} for row in report.cluster_shift_rows()],
+        NOVEL_PROMPTS_TABLE: [{"window": window, **row} for row in report.novel_prompt_rows()],
+    }
 
 
 def experiment_id(client: "MlflowClient", name: str) -> str:
     """The id of experiment ``name``, created when missing."""
     found = client.get_experiment_by_name(name)
     return found.experiment_id if found else client.create_experiment(name)
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an MLflow error: enough for a one-line message, without the server's traceback."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else type(exc).__name__
 
 
 def bounded_http_retries(max_retries: int = 1, timeout_s: int = 10) -> contextlib.AbstractContextManager[None]:
@@ -224,29 +163,6 @@ def bounded_http_retries(max_retries: int = 1, timeout_s: int = 10) -> contextli
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
     })
-
-
-def _history_with(report: DriftReport, history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    series = [dict(h) for h in history]
-    if not series or series[-1].get("window") != report.window or series[-1].get("created_at") != report.created_at:
-        series.append(report.to_dict())
-    return series
-
-
-def _put(out: dict[str, float], key: str, value: Any) -> None:
-    if isinstance(value, bool) or value is None:
-        return
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return
-    if math.isfinite(number):
-        out[key] = number
-
-
-def _flat(row: Mapping[str, Any]) -> dict[str, Any]:
-    """Table cells must be scalars: lists become comma-joined text."""
-    return {k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v) for k, v in row.items()}
 
 
 def _frame(rows: list[dict[str, Any]]):  # noqa: ANN202 - pandas is imported lazily

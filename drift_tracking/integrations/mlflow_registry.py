@@ -78,7 +78,7 @@ def register_baseline(
     assert baseline.manifest is not None
     uri = tracking_uri or default_tracking_uri()
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    identity = baseline.identity.to_dict()
+    identity = baseline.identity_.to_dict()
     tags = {
         VERSION_TAG: baseline.manifest["content_sha256"],
         FINGERPRINT_TAG: identity["fingerprint"],
@@ -189,15 +189,15 @@ class BaselineScorer:
         if self._embedder is None:
             from drift_tracking.embedding import Embedder
 
-            self._embedder = Embedder(self.baseline.identity.name)
+            self._embedder = Embedder(self.baseline.identity_.name)
         return self._embedder
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
         texts = _texts(model_input)
-        self.embedder.identity.check_compatible(self.baseline.identity, "baseline")
-        reference = self.baseline.prompts
+        self.embedder.identity.check_compatible(self.baseline.identity_, "baseline")
+        reference = self.baseline.prompts_
         labels, distances = reference.assign(self.embedder.encode(texts))
         cutoff = reference.novelty_cutoff_
         names = reference.cluster_labels_ or [""] * reference.n_clusters
@@ -257,12 +257,12 @@ def _save_pyfunc(baseline_dir: Path, tmp: Path) -> Path:
 def _params(baseline: Any) -> list[Any]:
     from mlflow.entities import Param
 
-    identity = baseline.identity.to_dict()
+    identity = baseline.identity_.to_dict()
     values = {
         "baseline_version": baseline.version,
         "n_samples": len(baseline),
-        "n_clusters": baseline.prompts.n_clusters,
-        "has_responses": baseline.responses is not None,
+        "n_clusters": baseline.prompts_.n_clusters,
+        "has_responses": baseline.responses_ is not None,
         "embedding_model": identity["name"],
         "embedding_fingerprint": identity["fingerprint"],
         "embedding_dimension": identity["dimension"],

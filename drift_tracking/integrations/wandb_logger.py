@@ -19,13 +19,18 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from drift_tracking import artifact
+from drift_tracking.baseline import FORMAT_VERSION, KIND
+from drift_tracking.cache import default_cache_dir
 from drift_tracking.errors import ArtifactError, ConfigError
-from drift_tracking.report import DriftReport
+from drift_tracking.html_report import render_html
+from drift_tracking.integrations.common import first_line, scoped_env
+from drift_tracking.plots import png_bytes, report_figures
+from drift_tracking.report import DriftReport, label_text
 
 ARTIFACT_TYPE = "drift-baseline"
 DEFAULT_PROJECT = "drift-tracking"
@@ -48,20 +53,6 @@ def wandb_mode() -> str:
     if chosen:
         return "offline" if chosen == "dryrun" else chosen
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
-
-
-@contextmanager
-def _mode_env(mode: str) -> Iterator[None]:
-    # The environment, not only ``mode=``: an offline start then makes no network lookup at all.
-    previous = os.environ.get("WANDB_MODE")
-    os.environ["WANDB_MODE"] = mode
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("WANDB_MODE", None)
-        else:
-            os.environ["WANDB_MODE"] = previous
 
 
 # Quiet and light: no console capture, system metrics, git or requirements scan; flush the
@@ -90,15 +81,14 @@ def _start_run(*, project: str, dir: str | os.PathLike[str] | None, entity: str 
     root.mkdir(parents=True, exist_ok=True)
     kwargs = {"project": project, "entity": entity, "dir": str(root), "reinit": "create_new",
               "settings": wandb.Settings(**_SETTINGS), **init_kwargs}
-    with _mode_env(mode):
+    with scoped_env({"WANDB_MODE": mode}):  # the environment, not only mode=: no network lookup offline
         try:
             return wandb.init(mode=mode, **kwargs), None
         except Exception as exc:  # wandb raises many types (CommError, UsageError, timeouts)
             if mode in _OFFLINE_MODES:
                 raise ConfigError(f"could not start an offline W&B run under {root}: {exc}") from exc
-            first_line = (str(exc).strip().splitlines() or [""])[0]
-            note = f"W&B could not be reached ({type(exc).__name__}: {first_line}); the run was kept offline."
-    with _mode_env("offline"):
+            note = f"W&B could not be reached ({type(exc).__name__}: {first_line(exc)}); the run was kept offline."
+    with scoped_env({"WANDB_MODE": "offline"}):
         return wandb.init(mode="offline", **kwargs), note
 
 
@@ -126,29 +116,6 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def window_step(report: DriftReport, default: int) -> int:
-    """The report's window index (what the monitor numbers windows by), else ``default``."""
-    index = (report.window or {}).get("index")
-    return int(index) if isinstance(index, int) and not isinstance(index, bool) else default
-
-
-def metric_values(report: DriftReport) -> dict[str, float]:
-    """Numbers plotted against the ``window`` step: metrics, the tier level and the thresholds."""
-    out: dict[str, float] = {}
-    for prefix, metrics in (("drift/", report.metrics), ("drift/response/", report.response_metrics or {})):
-        out.update({f"{prefix}{k}": float(v) for k, v in metrics.items() if _finite(v)})
-    out["drift/tier_level"] = report.tier_level
-    out["drift/n_samples"] = report.n_samples
-    out["drift/n_novel_clusters"] = len(report.novel_clusters)
-    out["drift/retrain_recommended"] = int(report.retrain_recommended)
-    for metric, levels in ((report.thresholds or {}).get("values") or {}).items():
-        if isinstance(levels, Mapping):
-            for level in ("review", "critical"):
-                if _finite(levels.get(level)):
-                    out[f"drift/threshold/{metric}/{level}"] = float(levels[level])
-    return out
-
-
 def summary_values(report: DriftReport, step: int) -> dict[str, Any]:
     """The latest decision in words, for the run table and the overview page."""
     window = report.window or {}
@@ -163,28 +130,10 @@ def summary_values(report: DriftReport, step: int) -> dict[str, Any]:
     }
 
 
-def _label_text(label: Any) -> str:
-    """A cluster's label (top words, a list in reports) as one string."""
-    return " ".join(map(str, label)) if isinstance(label, (list, tuple)) else str(label or "")
-
-
-def cluster_shift_rows(report: DriftReport) -> tuple[list[str], list[list[Any]]]:
-    columns = ["cluster", "label", "baseline_share", "window_share", "change", "ratio"]
-    rows = []
-    for r in report.cluster_shift:
-        rows.append([int(r["cluster"]), _label_text(r.get("label")), *(r.get(c) if _finite(r.get(c)) else None for c in columns[2:])])
-    return columns, rows
-
-
-def novel_prompt_rows(report: DriftReport) -> tuple[list[str], list[list[Any]]]:
-    """Example prompts of each novel cluster, largest cluster first: what is new in the traffic."""
-    columns = ["novel_cluster", "cluster_share", "cluster_size", "prompt"]
-    rows = [
-        [c.get("id"), c.get("share"), c.get("size"), str(text)]
-        for c in report.novel_clusters
-        for text in c.get("examples") or []
-    ]
-    return columns, rows[:_MAX_NOVEL_PROMPTS]
+def _table(wandb: Any, rows: list[dict[str, Any]]) -> Any:
+    """A W&B table from a report view's rows (their keys are the columns)."""
+    columns = list(rows[0]) if rows else []
+    return wandb.Table(columns=columns, data=[list(r.values()) for r in rows])
 
 
 def projection_rows(report: DriftReport) -> tuple[list[str], list[list[Any]]]:
@@ -218,7 +167,7 @@ def alert_text(report: DriftReport, step: int) -> tuple[str, str] | None:
                     f"e.g. {example!r})")
     if report.cluster_shift:
         top = report.cluster_shift[0]
-        label = _label_text(top.get("label"))
+        label = label_text(top.get("label"))
         named = f"cluster {top['cluster']} {label!r}" if label else f"cluster {top['cluster']}"
         look.append(f"tables/cluster_shift ({named} {top['change']:+.1%})")
     text = f"{reasons}. Look at: {', '.join(look) or 'plots/cluster_shares'}."
@@ -278,9 +227,9 @@ class WandbSink:
         """Log one window; ``report.window['index']`` is its step. Returns the run's place."""
         wandb = _import_wandb()
         run = self.run or self._start(report)
-        step = window_step(report, default=len(self._history))
-        self._history = _with_report(list(history) or self._history, report)
-        payload: dict[str, Any] = {STEP_METRIC: step, **metric_values(report)}
+        step = report.step(default=len(self._history))
+        self._history = report.history_with(list(history) or self._history)
+        payload: dict[str, Any] = {STEP_METRIC: step, **report.metric_series(), **report.decision_series()}
         payload.update(self._media(wandb, report))
         run.log(payload)
         run.summary.update(summary_values(report, step))
@@ -295,8 +244,6 @@ class WandbSink:
         return f"window {step} -> {_where(run)}"
 
     def _media(self, wandb: Any, report: DriftReport) -> dict[str, Any]:
-        from drift_tracking.plots import png_bytes, report_figures
-
         out: dict[str, Any] = {}
         self._last_png = None
         try:
@@ -307,11 +254,10 @@ class WandbSink:
                     out[f"plots/{name}"] = _image(wandb, png)
         except Exception as exc:  # a figure that cannot be drawn must not cost the metrics
             warnings.warn(f"W&B: figures for this window could not be drawn: {exc}", stacklevel=2)
-        columns, rows = cluster_shift_rows(report)
-        out["tables/cluster_shift"] = wandb.Table(columns=columns, data=rows)
-        columns, rows = novel_prompt_rows(report)
-        if rows:
-            out["tables/novel_prompts"] = wandb.Table(columns=columns, data=rows)
+        out["tables/cluster_shift"] = _table(wandb, report.cluster_shift_rows())
+        novel = report.novel_prompt_rows()[:_MAX_NOVEL_PROMPTS]
+        if novel:
+            out["tables/novel_prompts"] = _table(wandb, novel)
         columns, rows = projection_rows(report)
         if rows:
             table = wandb.Table(columns=columns, data=rows)
@@ -327,8 +273,6 @@ class WandbSink:
         run, self.run = self.run, None
         try:
             if self._last is not None:
-                from drift_tracking.html_report import render_html
-
                 page = render_html(self._last, history=self._history, figures_png=self._last_png)
                 _save_file(run, HTML_FILE, page, policy="end")
         finally:
@@ -344,18 +288,6 @@ def _save_file(run: Any, name: str, text: str, *, policy: str) -> Path:
     path.write_text(text, encoding="utf-8")
     run.save(str(path), base_path=run.dir, policy=policy)
     return path
-
-
-def _with_report(history: list[Mapping[str, Any]], report: DriftReport) -> list[dict[str, Any]]:
-    """``history`` ending with this report, whether or not the caller already appended it."""
-    current = report.to_dict()
-    out = [dict(h) if isinstance(h, Mapping) else h.to_dict() for h in history]
-    last = out[-1] if out else {}
-    if last.get("window") == current["window"] and last.get("created_at") == current["created_at"]:
-        out[-1] = current
-    else:
-        out.append(current)
-    return out
 
 
 # -- baseline artifacts ---------------------------------------------------------------
@@ -375,9 +307,6 @@ def log_baseline_artifact(path: str | os.PathLike[str], *, project: str = DEFAUL
     The directory is verified first, so a corrupted baseline never becomes ``latest``.
     Offline the artifact waits in the run for ``wandb sync``. Returns a line for the user.
     """
-    from drift_tracking import artifact
-    from drift_tracking.baseline import FORMAT_VERSION, KIND
-
     manifest = artifact.verify(path, kind=KIND, supported_versions={FORMAT_VERSION})
     _check_name(name, "artifact name")
     all_aliases = list(dict.fromkeys(["latest", *(_check_name(a, "alias") for a in aliases)]))
@@ -434,8 +363,6 @@ def download_baseline(uri: str, *, root: str | os.PathLike[str] | None = None) -
     try:
         art = wandb.Api().artifact(f"{entity}/{project}/{name}:{alias}", type=ARTIFACT_TYPE)
         if root is None:
-            from drift_tracking.cache import default_cache_dir
-
             root = default_cache_dir() / "wandb" / entity / project / f"{name}-{art.digest[:16]}"
         target = Path(art.download(root=str(root)))
     except Exception as exc:  # wandb raises CommError, ValueError, HTTP errors...

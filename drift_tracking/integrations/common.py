@@ -1,0 +1,28 @@
+"""Small helpers every integration shares: scoped environment variables, one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+
+
+@contextlib.contextmanager
+def scoped_env(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a call; the caller's values come back after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an MLflow error: enough for a one-line message, without the server's traceback."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -1,0 +1,56 @@
+"""Two-sample drift statistics on sentence embeddings, one module per method.
+
+Everything here is a pure function of numpy arrays (numpy and threadpoolctl; scikit-learn
+loads inside the two functions that fit a model; no tracking code, no torch). Embeddings
+are ``(n, d)`` float arrays, typically unit-length rows from all-MiniLM-L6-v2 (``d = 384``),
+so Euclidean distance is a monotone function of cosine distance
+(``||x - y||^2 = 2 - 2 cos(x, y)``).
+
+Why several metrics: each answers a different question and fails differently.
+
+=====================  ==================================================================
+module                 question
+=====================  ==================================================================
+``jensen_shannon``     :func:`js_divergence`: did the *topic mix* (shares per baseline
+                       cluster) change? Bounded in [0, 1]; blind to change inside a cluster.
+``wasserstein``        :func:`wasserstein`: *how far* did the mass move, in reference
+                       standard deviations (sliced, comparable across models)?
+``mmd``                :func:`mmd`: how different are the distributions (MMD^2), and is the
+                       difference more than sampling noise (permutation p-value)?
+``domain_classifier``  :func:`classifier_auc`: can a linear model tell the samples apart
+                       (0.5 no, 1.0 perfectly)?
+``novel_clusters``     :func:`novel_clusters`: which *new topics* appeared, with their
+                       members so a person can read examples?
+``cluster_shift``      :func:`cluster_shift`: the per-cluster table behind the JS number.
+``nearest_centroid``   :func:`assign_nearest`: the baseline cluster of each point.
+=====================  ==================================================================
+
+Each function's docstring is its spec: the formula, the parameters, a runnable example
+(collected by the test suite) and the paper or library it follows. The expensive
+statistics subsample at random (seeded with ``seed``) so that 50k x 50k samples of 384-d
+embeddings take a few seconds and well under 2 GB on two CPU cores; each docstring says
+what is subsampled. Invalid input raises :class:`ValueError` with a message naming the
+argument.
+"""
+
+from __future__ import annotations
+
+from drift_tracking.statistics.cluster_shift import cluster_shift
+from drift_tracking.statistics.domain_classifier import classifier_auc
+from drift_tracking.statistics.jensen_shannon import js_divergence
+from drift_tracking.statistics.mmd import MMDResult, mmd
+from drift_tracking.statistics.nearest_centroid import assign_nearest
+from drift_tracking.statistics.novel_clusters import NovelClusterResult, novel_clusters
+from drift_tracking.statistics.wasserstein import wasserstein
+
+__all__ = [
+    "MMDResult",
+    "NovelClusterResult",
+    "assign_nearest",
+    "classifier_auc",
+    "cluster_shift",
+    "js_divergence",
+    "mmd",
+    "novel_clusters",
+    "wasserstein",
+]
