@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from drift_tracking.comparison import MIN_WINDOW
 from drift_tracking.data import SUPPORTED_FORMATS, read_table
 from drift_tracking.errors import DataError, DriftTrackingError
+from drift_tracking.metrics import MIN_WINDOW
 from drift_tracking.monitor import History
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 #
 #   bash examples/cli_quickstart.sh [DIR]          # writes everything under DIR (./drift-quickstart)
 #
-# It generates support-bot traffic, so it runs anywhere and offline; with your own logs,
+# It generates support-bot traffic (drift_tracking.demo), so it runs anywhere and offline; with your own logs,
 # start at step 2. Sizes: N_BASELINE (default 3000 rows) and N_WINDOW (default 1000).
 # Exit 0 when the healthy window passes and the drifted one is caught.
 set -euo pipefail
@@ -19,12 +19,12 @@ mkdir -p "$DIR"
 "$PYTHON" - "$DIR" "$N_BASELINE" "$N_WINDOW" <<'PY'
 import sys
 
-from drift_tracking import samples
+from drift_tracking import demo
 
 out, n_baseline, n_window = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-samples.write(samples.generate(n_baseline, seed=1), f"{out}/good_week.jsonl")
-samples.write(samples.generate(n_window, seed=11, start="2026-02-01T00:00:00Z"), f"{out}/healthy_window.jsonl")
-samples.write(samples.generate(n_window, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z"),
+demo.write(demo.generate(n_baseline, seed=1), f"{out}/good_week.jsonl")
+demo.write(demo.generate(n_window, seed=11, start="2026-02-01T00:00:00Z"), f"{out}/healthy_window.jsonl")
+demo.write(demo.generate(n_window, seed=12, novel_share=0.4, start="2026-02-08T00:00:00Z"),
               f"{out}/drifted_window.jsonl")
 PY
 echo "== 1. generated $N_BASELINE good-week rows and two windows of $N_WINDOW in $DIR/"

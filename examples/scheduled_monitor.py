@@ -31,18 +31,18 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from drift_tracking import Baseline, Embedder, samples
+from drift_tracking import Baseline, Embedder, demo
 from drift_tracking.integrations.mlflow_registry import register_baseline
 
 DAY = datetime(2026, 3, 2, tzinfo=timezone.utc)
 EVERY = timedelta(hours=6)
 
 
-def traffic(n_window: int, windows: int) -> list[samples.Sample]:
+def traffic(n_window: int, windows: int) -> list[demo.Sample]:
     """``windows`` 6-hour windows of ``n_window`` requests; the last with 40% unseen topics."""
-    rows: list[samples.Sample] = []
+    rows: list[demo.Sample] = []
     for i in range(windows):
-        rows += samples.generate(n_window, seed=30 + i, novel_share=0.4 if i == windows - 1 else 0.0,
+        rows += demo.generate(n_window, seed=30 + i, novel_share=0.4 if i == windows - 1 else 0.0,
                                  start=DAY + i * EVERY, interval_seconds=EVERY.total_seconds() / n_window)
     return rows
 
@@ -74,15 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
     # 1. The production baseline, calibrated for windows of this size, in the registry.
-    good = samples.generate(args.n_baseline, seed=1)
-    baseline = Baseline.build([s.prompt for s in good], responses=[s.response for s in good],
-                              embedder=Embedder(device="cpu"), window_size=args.n_window)
+    good = demo.generate(args.n_baseline, seed=1)
+    baseline = Baseline(window_size=args.n_window).fit_texts(
+        [s.prompt for s in good], [s.response for s in good], embedder=Embedder(device="cpu"))
     path = baseline.save(root / "baseline", overwrite=True)
     registered = register_baseline(path, "support-bot-baseline", aliases=["production"], tracking_uri=tracking_uri)
     print(f"registered {registered.uri} (version {registered.version})")
 
     # 2. The log the service reads from /data.
-    log = samples.write(traffic(args.n_window, args.windows), root / "logs" / "traffic.jsonl")
+    log = demo.write(traffic(args.n_window, args.windows), root / "logs" / "traffic.jsonl")
 
     # 3. One tick after each window closed (the service sleeps until then).
     state = root / "state"

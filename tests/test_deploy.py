@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drift_tracking import healthcheck, samples
+from drift_tracking import demo, healthcheck
 from drift_tracking.errors import DataError
 from drift_tracking.scheduled import (
     JobOptions,
@@ -121,7 +121,7 @@ def test_the_loop_ticks_once_per_window_and_survives_a_failing_tick(tmp_path):
     assert lines[0].startswith("Error: data file") and "not found" in lines[0]  # no log yet: reported, not fatal
     assert lines[1:] == ["next check at 2026-02-01T12:10:00Z"]
 
-    samples.write(samples.generate(3, seed=0, start="2025-01-01T00:00:00Z"), log)  # traffic from long ago only
+    demo.write(demo.generate(3, seed=0, start="2025-01-01T00:00:00Z"), log)  # traffic from long ago only
     clock[0], stop[0] = _t("2026-02-01T06:15:00Z"), _t("2026-02-01T18:30:00Z")
     with pytest.raises(KeyboardInterrupt):
         run_forever(options, clock=lambda: clock[0], sleep=sleep, echo=lines.append)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from gate_support import alias_version, register_versions, version_tags
 
-from drift_tracking import samples
+from drift_tracking import demo
 
 pytestmark = pytest.mark.slow
 
@@ -202,7 +202,7 @@ def test_full_cycle_on_postgres(stack, baseline_samples, healthy_window, drifted
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     # 1. Register the baseline the monitor checks against, as the compose header says.
-    good = samples.write(baseline_samples, tmp_path / "good_week.jsonl")
+    good = demo.write(baseline_samples, tmp_path / "good_week.jsonl")
     built = _run(["drift-tracking", "baseline", "build", str(good), "--response-column", "response", "--device",
                   "cpu", "--out", str(tmp_path / "baseline"), "--register", BASELINE_NAME, "--alias", "production"],
                  uri, tmp_path)
@@ -210,10 +210,10 @@ def test_full_cycle_on_postgres(stack, baseline_samples, healthy_window, drifted
     assert f"Registered in MLflow as {BASELINE_URI}" in built.stdout
 
     # 2. Production traffic: six healthy hours, then six hours with 40% unseen topics.
-    healthy = samples.generate(len(healthy_window), seed=11, start=START, interval_seconds=54)
-    drifted = samples.generate(len(drifted_window), seed=12, novel_share=0.4, start="2026-02-01T06:00:00Z",
+    healthy = demo.generate(len(healthy_window), seed=11, start=START, interval_seconds=54)
+    drifted = demo.generate(len(drifted_window), seed=12, novel_share=0.4, start="2026-02-01T06:00:00Z",
                                interval_seconds=54)
-    log = samples.write(healthy + drifted, tmp_path / "logs" / "traffic.jsonl")
+    log = demo.write(healthy + drifted, tmp_path / "logs" / "traffic.jsonl")
 
     # 3. The scheduled job at 06:15 checks 00:00-06:00 (and finds no traffic in the 4 windows before it) ...
     first = _job(uri, tmp_path, log, "2026-02-01T06:15:00Z")
@@ -242,7 +242,7 @@ def test_full_cycle_on_postgres(stack, baseline_samples, healthy_window, drifted
                 uri, tmp_path, MLFLOW_WEBHOOK_SECRET=SECRET)
     assert hook.returncode == 0, hook.stdout + hook.stderr
     name = register_versions(client, client.create_experiment("stack-models"), "support-bot", 2)
-    window_v1 = samples.write(healthy, tmp_path / "answers_v1.jsonl")
+    window_v1 = demo.write(healthy, tmp_path / "answers_v1.jsonl")
     promoted = _run(["bash", str(ROOT / "examples" / "ci_gate.sh")], uri, tmp_path, MODEL=name, VERSION="1",
                     BASELINE=BASELINE_URI, WINDOW=str(window_v1))
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr[-3000:]
@@ -250,7 +250,7 @@ def test_full_cycle_on_postgres(stack, baseline_samples, healthy_window, drifted
     assert alias_version(client, name, "champion") == "1"
     assert version_tags(client, name, "1")["drift.gate"] == "passed"
     # ... a drifted one is refused and the alias stays ...
-    window_v2 = samples.write(drifted, tmp_path / "answers_v2.jsonl")
+    window_v2 = demo.write(drifted, tmp_path / "answers_v2.jsonl")
     refused = _run(["drift-tracking", "gate", "promote", "--model", name, "--version", "2", "--alias", "champion",
                     "--baseline", BASELINE_URI, "--window", str(window_v2), "--response-column", "response"],
                    uri, tmp_path)
