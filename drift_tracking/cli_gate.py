@@ -16,6 +16,10 @@ from typing import Any
 
 import click
 
+from drift_tracking.integrations.mlflow_gate import NO_KEY, Gate, GateError, GateRule, run_evaluation
+from drift_tracking.integrations.mlflow_logging import bounded_http_retries, first_line
+from drift_tracking.integrations.webhook import WebhookReceiver
+
 _KINDS = ("degradation", "unknown", "benign", "none")
 
 
@@ -42,15 +46,11 @@ def _rule_options(func: Any) -> Any:
 
 
 def _rule(block_on: str, block_kinds: tuple[str, ...]) -> Any:
-    from drift_tracking.integrations.mlflow_gate import GateRule
-
     kinds = {"degradation"} if not block_kinds else {k for k in block_kinds if k != "none"}
     return GateRule(block_on=block_on, block_kinds=frozenset(kinds))
 
 
 def _gate(tracking_uri: str | None, block_on: str, block_kinds: tuple[str, ...], **options: Any) -> Any:
-    from drift_tracking.integrations.mlflow_gate import Gate
-
     return Gate(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), rule=_rule(block_on, block_kinds), **options)
 
 
@@ -124,19 +124,14 @@ def promote(
     """
     _check_promote_options(alias, stage, override, reason, run_id, baseline_uri, window,
                            golden or golden_baseline_accuracy is not None)
-    from drift_tracking.integrations.mlflow_logging import bounded_http_retries
 
     gate_ = _gate(tracking_uri, block_on, block_kinds, max_age_s=max_age)
     if gate_.key is None and not window:
-        from drift_tracking.integrations.mlflow_gate import NO_KEY
-
         raise click.UsageError(NO_KEY)
     with bounded_http_retries(max_retries=2, timeout_s=60), _registry_errors():
         gate_.version(name, version)  # fail fast, before any embedding, if the version or server is missing
         evaluation = None
         if window:
-            from drift_tracking.integrations.mlflow_gate import run_evaluation
-
             click.echo(f"Evaluating {window} against {baseline_uri} ...", err=True)
             evaluation = run_evaluation(
                 None if dry_run else gate_.client, name, version, baseline_uri=str(baseline_uri), window=window,
@@ -202,9 +197,6 @@ def _registry_errors() -> Iterator[None]:
     """A server failure mid-way becomes one line saying that re-running is safe (the gate is idempotent)."""
     from mlflow.exceptions import MlflowException
 
-    from drift_tracking.integrations.mlflow_gate import GateError
-    from drift_tracking.integrations.mlflow_logging import first_line
-
     try:
         yield
     except MlflowException as exc:
@@ -254,8 +246,6 @@ def serve(
     on the version instead of blocking.
     """
     import logging
-
-    from drift_tracking.integrations.webhook import WebhookReceiver
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     secret = os.environ.get(secret_env, "")

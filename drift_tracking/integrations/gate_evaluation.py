@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from drift_tracking import artifact
 from drift_tracking.baseline import FORMAT_VERSION, KIND
 from drift_tracking.comparison import compare
+from drift_tracking.data import load_texts
 from drift_tracking.embedding import embedder_for_baseline
 from drift_tracking.errors import DriftTrackingError
 from drift_tracking.integrations import load_baseline, resolve_baseline_uri
@@ -50,6 +51,7 @@ from drift_tracking.integrations.mlflow_logging import (
     scoped_env,
 )
 from drift_tracking.integrations.mlflow_registry import registered_pin
+from drift_tracking.quality import QualityInputs, load_golden, score_golden
 from drift_tracking.report import DriftReport
 
 if TYPE_CHECKING:
@@ -386,8 +388,6 @@ def run_evaluation(
     is logged (dry run) and the evaluation has no run id. ``embedding_model`` names the
     model when the baseline's is not the bundled one (its weights must match the pin).
     """
-    from drift_tracking.data import load_texts  # pandas
-
     baseline = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = load_texts(window, text_column=text_column, response_column=response_column)
     window_info = {"index": 0, "source": str(window), "model_name": name, "model_version": str(version)}
@@ -414,8 +414,6 @@ def run_evaluation(
 
 def _golden_quality(baseline: Any, golden: str | Path, golden_accuracy: float | None) -> Any:
     """Golden-set evidence for :func:`compare`; refuses a set with nothing to compare it to."""
-    from drift_tracking.quality import QualityInputs, load_golden, score_golden
-
     reference = golden_accuracy if golden_accuracy is not None else (baseline.quality_ or {}).get("golden_accuracy")
     if reference is None:
         raise GateError(

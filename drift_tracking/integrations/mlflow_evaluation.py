@@ -18,7 +18,7 @@ from typing import Any
 from drift_tracking.comparison import compare
 from drift_tracking.config import Config, load_config
 from drift_tracking.data import load_texts
-from drift_tracking.embedding import Embedder
+from drift_tracking.embedding import Embedder, embedder_for_baseline
 from drift_tracking.errors import ConfigError, DataError
 from drift_tracking.integrations import load_baseline
 from drift_tracking.integrations.gate_evaluation import gate_key, record_evaluation, window_sha256
@@ -174,9 +174,6 @@ def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
 
 def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
     """``embedding_model`` when given, else the bundled copy or a model the config's allow-list names."""
-    from drift_tracking.config import load_config
-    from drift_tracking.embedding import embedder_for_baseline
-
     allowed = load_config(config["config"]).embedding.allowed_models if config.get("config") else ()
     return embedder_for_baseline(
         baseline.identity_, config.get("embedding_model"), allowed_models=allowed,

@@ -27,8 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drift_tracking import artifact
+from drift_tracking import __version__, artifact
+from drift_tracking.baseline import FORMAT_VERSION, KIND, Baseline
+from drift_tracking.embedding import embedder_for_baseline
 from drift_tracking.errors import ArtifactError, DataError
+from drift_tracking.integrations.mlflow_logging import experiment_id, scoped_env
+from drift_tracking.integrations.mlflow_sink import default_tracking_uri
 
 MODEL_ARTIFACT_PATH = "baseline_model"
 BASELINE_DATA_NAME = "baseline"
@@ -89,10 +93,6 @@ def register_baseline(
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from drift_tracking.baseline import Baseline
-    from drift_tracking.integrations.mlflow_logging import experiment_id
-    from drift_tracking.integrations.mlflow_sink import default_tracking_uri
-
     if not name or "/" in name or "@" in name:
         raise DataError(f"invalid registered model name {name!r}: use letters, digits, '-', '_' or '.'")
     baseline = Baseline.load(path)
@@ -148,10 +148,6 @@ def fetch_baseline(
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
-    from drift_tracking.baseline import FORMAT_VERSION, KIND
-    from drift_tracking.integrations.mlflow_logging import scoped_env
-    from drift_tracking.integrations.mlflow_sink import default_tracking_uri
-
     tracking = tracking_uri or default_tracking_uri()
     pin = registered_pin(uri, tracking)
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="drift-baseline-"))
@@ -180,7 +176,6 @@ def registered_pin(uri: str, tracking_uri: str | None = None, *, client: Any = N
     """
     from mlflow import MlflowClient
 
-    from drift_tracking.integrations.mlflow_sink import default_tracking_uri
 
     if client is None:
         tracking = tracking_uri or default_tracking_uri()
@@ -275,8 +270,6 @@ class BaselineScorer:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from drift_tracking.embedding import embedder_for_baseline
-
             self._embedder = embedder_for_baseline(self.baseline.identity_)
         return self._embedder
 
@@ -300,8 +293,6 @@ class BaselineScorer:
 
 def _load_pyfunc(data_path: str) -> BaselineScorer:
     """MLflow's ``loader_module`` hook: ``data_path`` is the model's ``data/baseline``."""
-    from drift_tracking.baseline import Baseline
-
     return BaselineScorer(Baseline.load(find_baseline_dir(Path(data_path))))
 
 
@@ -328,7 +319,6 @@ def _texts(model_input: Any) -> list[str]:
 def _save_pyfunc(baseline_dir: Path, tmp: Path) -> Path:
     import mlflow.pyfunc
 
-    from drift_tracking import __version__
 
     data = tmp / "data-src" / BASELINE_DATA_NAME
     shutil.copytree(baseline_dir, data)
