@@ -35,11 +35,13 @@ Everything stored is plain JSON (lists of floats) in the baseline's ``fit.json``
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from drift_tracking import metrics as registry
+from drift_tracking import statistics as st
 from drift_tracking.errors import ConfigError, DataError
 from drift_tracking.metrics import MIN_WINDOW, SidePair
 
@@ -52,6 +54,8 @@ _DEFAULT_DRAWS = 40
 _NOVELTY_QUANTILE = 0.99
 _MIN_COSTLY_DRAWS = 10
 _MAX_SCORED = 5000
+_KNN_NEIGHBOURS = 3
+_NEIGHBOUR_LIST = 64  # enough left once a chunk of up to half the baseline is removed
 
 
 def default_window_size(n_baseline: int) -> int:
@@ -80,22 +84,44 @@ def check_window_size(window_size: int, n: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Neighbours:
+    """Every baseline row's nearest k-NN-sample rows, nearest first (the row itself left out)."""
+
+    indices: np.ndarray  # (n, K) positions in the k-NN sample
+    distances: np.ndarray  # (n, K)
+
+    @classmethod
+    def of(cls, reference: "Reference") -> "_Neighbours":
+        x = reference.embeddings_.astype(np.float32, copy=False)
+        sample = reference.knn_index_
+        skip = np.full(len(x), -1, dtype=np.int64)
+        skip[sample] = np.arange(sample.size)
+        k = min(_NEIGHBOUR_LIST, sample.size - 1)
+        return cls(*st.knn_lists(x, x[sample], k, skip=skip))
+
+    def scores_without(self, reference: "Reference", mask: np.ndarray) -> np.ndarray:
+        """Every row's novelty score with the rows in ``mask`` gone from the k-NN sample."""
+        return st.scores_without(self.indices, self.distances, mask[reference.knn_index_], _KNN_NEIGHBOURS)
+
+
 def _chunk_pair(reference: "Reference", mask: np.ndarray, labels: np.ndarray, distances: np.ndarray,
-                counts: np.ndarray, seed: int) -> SidePair:
-    """A baseline chunk (``mask``) against the rest, with what is already known of the chunk."""
+                counts: np.ndarray, neighbours: _Neighbours, seed: int) -> SidePair:
+    """A baseline chunk (``mask``) against the rest, as a check would see it: nothing of the chunk is in the reference."""
     chunk = np.flatnonzero(mask)
     scored = np.arange(chunk.size)
     if scored.size > _MAX_SCORED:
         scored = np.sort(np.random.default_rng([seed, chunk.size]).choice(scored.size, _MAX_SCORED, replace=False))
+    scores = neighbours.scores_without(reference, mask)
     rest_sample = reference.knn_index_[~mask[reference.knn_index_]]
     x = reference.embeddings_
     return SidePair(
         reference=x[~mask], window=x[mask], centroids=reference.centroids_,
         reference_counts=counts - np.bincount(labels[mask], minlength=reference.n_clusters),
         novelty_cutoff=float(np.quantile(distances[~mask], _NOVELTY_QUANTILE)),
-        knn_reference=x[rest_sample], knn_scores=reference.knn_scores_[rest_sample], seed=seed,
+        knn_reference=x[rest_sample], knn_scores=scores[rest_sample], seed=seed,
         known_assignment=(labels[mask], distances[mask]),
-        known_scores=(scored, reference.knn_scores_[chunk[scored]].astype(np.float64)),
+        known_scores=(scored, scores[chunk[scored]]),
     )
 
 
@@ -106,20 +132,27 @@ def null_distribution(
     n_draws: int = _DEFAULT_DRAWS,
     seed: int = 0,
     metrics: tuple[str, ...] | None = None,
+    neighbours: _Neighbours | None = None,
 ) -> dict[str, list[float]]:
-    """Each metric of ``n_draws`` baseline chunks against the baseline minus the chunk."""
+    """Each metric of ``n_draws`` baseline chunks against the baseline minus the chunk.
+
+    Novelty scores are recomputed without the chunk (from each row's list of nearest
+    sample rows, ``neighbours``), so the chunk's scores and the rest's are what a window
+    and its baseline would give: no chunk point ever counts as a neighbour.
+    """
     x = reference.embeddings_
     n = x.shape[0]
     check_window_size(window_size, n)
     chosen = [registry.get(name) for name in (metrics or calibrated_metric_names())]
     labels, distances = reference.assign(x)
     counts = np.bincount(labels, minlength=reference.n_clusters)
+    neighbours = neighbours or _Neighbours.of(reference)
     rng = np.random.default_rng(seed)
     null: dict[str, list[float]] = {m.name: [] for m in chosen}
     for draw in range(n_draws):
         mask = np.zeros(n, dtype=bool)
         mask[rng.choice(n, window_size, replace=False)] = True
-        pair = _chunk_pair(reference, mask, labels, distances, counts, seed)
+        pair = _chunk_pair(reference, mask, labels, distances, counts, neighbours, seed)
         for metric in chosen:
             if draw < max(_MIN_COSTLY_DRAWS, int(n_draws * metric.calibration_share)):
                 null[metric.name].append(round(float(metric.compute(pair)), 6))
@@ -133,6 +166,7 @@ def calibrate(
     n = len(reference.embeddings_)
     size = default_window_size(n) if window_size is None else int(window_size)
     check_window_size(size, n)
+    neighbours = _Neighbours.of(reference)
     return {
         "version": CALIBRATION_VERSION,
         "method": "leave-chunk-out",
@@ -140,7 +174,7 @@ def calibrate(
         "window_size": size,
         "sizes": {
             str(s): {"n_draws": int(n_draws), "n_reference": n - s,
-                     "null": null_distribution(reference, s, n_draws=n_draws, seed=seed)}
+                     "null": null_distribution(reference, s, n_draws=n_draws, seed=seed, neighbours=neighbours)}
             for s in grid_sizes(n, size)
         },
     }

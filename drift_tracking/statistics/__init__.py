@@ -44,7 +44,7 @@ from drift_tracking.statistics.domain_classifier import classifier_auc
 from drift_tracking.statistics.jensen_shannon import js_divergence
 from drift_tracking.statistics.mmd import MMDResult, mmd
 from drift_tracking.statistics.nearest_centroid import assign_nearest
-from drift_tracking.statistics.nearest_neighbours import knn_distance
+from drift_tracking.statistics.nearest_neighbours import knn_distance, knn_lists, scores_without
 from drift_tracking.statistics.novel_clusters import NovelClusterResult, group_far_points, novel_clusters
 from drift_tracking.statistics.wasserstein import wasserstein
 
@@ -59,8 +59,10 @@ __all__ = [
     "group_far_points",
     "js_divergence",
     "knn_distance",
+    "knn_lists",
     "mmd",
     "novel_clusters",
+    "scores_without",
     "unexplained_share",
     "wasserstein",
 ]

@@ -54,3 +54,52 @@ def knn_distance(
         nearest = np.partition(d2, k - 1, axis=1)[:, :k]
         out[start : start + q.shape[0]] = np.sqrt(np.maximum(nearest, 0)).mean(axis=1)
     return out
+
+
+def knn_lists(
+    query: np.ndarray, points: np.ndarray, k: int, *, skip: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``points`` for each query row, nearest first: (indices, distances).
+
+    ``skip`` as in :func:`knn_distance`. Keeping a list longer than the 3 neighbours a
+    score averages lets a caller recompute scores with any subset of ``points`` removed
+    (calibration leaves a chunk out) without another distance product.
+
+    >>> points = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+    >>> idx, dist = knn_lists(points, points, 2, skip=np.array([0, 1, 2]))
+    >>> idx.tolist(), dist.round(3).tolist()
+    ([[1, 2], [0, 2], [0, 1]], [[3.0, 4.0], [3.0, 5.0], [4.0, 5.0]])
+    """
+    p_sq = np.einsum("ij,ij->i", points, points)
+    indices = np.empty((query.shape[0], k), dtype=np.int64)
+    distances = np.empty((query.shape[0], k), dtype=np.float32)
+    for start in range(0, query.shape[0], _QUERY_BLOCK):
+        q = query[start : start + _QUERY_BLOCK]
+        d2 = q @ points.T
+        d2 *= -2
+        d2 += p_sq[None, :]
+        d2 += np.einsum("ij,ij->i", q, q)[:, None]
+        if skip is not None:
+            rows = np.flatnonzero(skip[start : start + q.shape[0]] >= 0)
+            d2[rows, skip[start + rows]] = np.inf
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(d2, part, axis=1), axis=1)
+        nearest = np.take_along_axis(part, order, axis=1)
+        indices[start : start + q.shape[0]] = nearest
+        distances[start : start + q.shape[0]] = np.sqrt(np.maximum(np.take_along_axis(d2, nearest, axis=1), 0))
+    return indices, distances
+
+
+def scores_without(indices: np.ndarray, distances: np.ndarray, removed: np.ndarray, k: int) -> np.ndarray:
+    """Mean distance to the ``k`` nearest neighbours left once the ``removed`` points are gone.
+
+    ``indices``/``distances`` come from :func:`knn_lists`; ``removed`` is a boolean mask
+    over ``points``. A row whose list runs out averages the neighbours it has left.
+
+    >>> idx = np.array([[1, 2], [0, 2]]); dist = np.array([[3.0, 4.0], [3.0, 5.0]])
+    >>> scores_without(idx, dist, np.array([False, True, False]), 1).tolist()
+    [4.0, 3.0]
+    """
+    keep = ~removed[indices]
+    take = keep & (np.cumsum(keep, axis=1) <= k)
+    return (distances * take).sum(axis=1) / np.maximum(take.sum(axis=1), 1)
