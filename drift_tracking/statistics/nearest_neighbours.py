@@ -9,6 +9,8 @@ computed when it is fitted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 _QUERY_BLOCK = 2048
@@ -38,22 +40,30 @@ def knn_distance(
     Reference: Angiulli, F., Pizzuti, C. (2002). Fast outlier detection in high dimensional
     spaces. PKDD 2002, LNCS 2431, 15-27 (the mean k-NN distance as a novelty score).
     """
-    p_sq = np.einsum("ij,ij->i", points, points)
+    if exclude_self:
+        skip = np.arange(query.shape[0])
     out = np.empty(query.shape[0], dtype=np.float64)
+    for rows, d2 in _squared_distances(query, points, skip):
+        nearest = np.partition(d2, k - 1, axis=1)[:, :k]
+        out[rows] = np.sqrt(np.maximum(nearest, 0)).mean(axis=1)
+    return out
+
+
+def _squared_distances(
+    query: np.ndarray, points: np.ndarray, skip: np.ndarray | None
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Blocks of squared distances (one matrix product each), skipped pairs set to +inf."""
+    p_sq = np.einsum("ij,ij->i", points, points)
     for start in range(0, query.shape[0], _QUERY_BLOCK):
         q = query[start : start + _QUERY_BLOCK]
         d2 = q @ points.T
         d2 *= -2
         d2 += p_sq[None, :]
         d2 += np.einsum("ij,ij->i", q, q)[:, None]
-        if exclude_self:
-            d2[np.arange(q.shape[0]), start + np.arange(q.shape[0])] = np.inf
         if skip is not None:
             rows = np.flatnonzero(skip[start : start + q.shape[0]] >= 0)
             d2[rows, skip[start + rows]] = np.inf
-        nearest = np.partition(d2, k - 1, axis=1)[:, :k]
-        out[start : start + q.shape[0]] = np.sqrt(np.maximum(nearest, 0)).mean(axis=1)
-    return out
+        yield slice(start, start + q.shape[0]), d2
 
 
 def knn_lists(
@@ -70,23 +80,14 @@ def knn_lists(
     >>> idx.tolist(), dist.round(3).tolist()
     ([[1, 2], [0, 2], [0, 1]], [[3.0, 4.0], [3.0, 5.0], [4.0, 5.0]])
     """
-    p_sq = np.einsum("ij,ij->i", points, points)
     indices = np.empty((query.shape[0], k), dtype=np.int64)
     distances = np.empty((query.shape[0], k), dtype=np.float32)
-    for start in range(0, query.shape[0], _QUERY_BLOCK):
-        q = query[start : start + _QUERY_BLOCK]
-        d2 = q @ points.T
-        d2 *= -2
-        d2 += p_sq[None, :]
-        d2 += np.einsum("ij,ij->i", q, q)[:, None]
-        if skip is not None:
-            rows = np.flatnonzero(skip[start : start + q.shape[0]] >= 0)
-            d2[rows, skip[start + rows]] = np.inf
+    for rows, d2 in _squared_distances(query, points, skip):
         part = np.argpartition(d2, k - 1, axis=1)[:, :k]
         order = np.argsort(np.take_along_axis(d2, part, axis=1), axis=1)
         nearest = np.take_along_axis(part, order, axis=1)
-        indices[start : start + q.shape[0]] = nearest
-        distances[start : start + q.shape[0]] = np.sqrt(np.maximum(np.take_along_axis(d2, nearest, axis=1), 0))
+        indices[rows] = nearest
+        distances[rows] = np.sqrt(np.maximum(np.take_along_axis(d2, nearest, axis=1), 0))
     return indices, distances
 
 
