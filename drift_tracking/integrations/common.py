@@ -1,4 +1,4 @@
-"""Small helpers every integration shares: scoped environment variables, one-line errors."""
+"""Small helpers every integration shares: scoped environment variables, one-line errors, unreachable servers."""
 
 from __future__ import annotations
 
@@ -26,3 +26,22 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an MLflow error: enough for a one-line message, without the server's traceback."""
     text = str(exc).strip()
     return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True for connection failures, timeouts and server-side 5xx, however MLflow wraps them."""
+    import requests
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
+                                TimeoutError)):
+            return True
+        text = str(current)
+        if any(s in text for s in ("Max retries exceeded", "Connection refused", "Failed to establish",
+                                   "Read timed out", "error code 50")):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
