@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from trace_support import log_traffic
+from trace_support import log_traffic, server  # noqa: F401 - server is a fixture
 
 from drift_tracking.cli import main
 from drift_tracking.comparison import compare_embeddings
@@ -45,6 +45,7 @@ def test_row_novelty_is_the_baseline_score_over_its_cutoff(baseline, embedder, d
     assert (rows.distance_ratio[rows.novel] > 1).all()
 
 
+@pytest.mark.slow
 def test_every_row_of_a_window_larger_than_the_scored_sample_gets_its_score(baseline):
     reference = baseline.prompts_
     rng = np.random.default_rng(5)
@@ -56,22 +57,12 @@ def test_every_row_of_a_window_larger_than_the_scored_sample_gets_its_score(base
     assert len(rows.novel_cluster) == len(rows.nearest_cluster) == 6000
 
 
-def test_the_scorer_asks_for_the_rows_it_will_score(baseline):
+def test_the_scorer_asks_for_the_rows_it_will_score():
     with pytest.raises(DataError, match="needs the rows it will score"):
-        drift_scorer(baseline=str(baseline.path))
+        drift_scorer(baseline="models:/support-baseline@production")
 
 
 # -- mlflow.genai.evaluate on a real server ----------------------------------------------------
-@pytest.fixture(scope="module")
-def server(mlflow_server):
-    import mlflow
-
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(mlflow_server)
-    yield mlflow_server
-    mlflow.set_tracking_uri(before)
-
-
 @pytest.fixture(scope="module")
 def app(server, healthy_window, drifted_window):
     samples = list(healthy_window[:100]) + list(drifted_window[:100])

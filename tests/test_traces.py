@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from trace_support import log_traffic, payloads, write_jsonl
+from trace_support import log_traffic, payloads, server, write_jsonl  # noqa: F401 - server is a fixture
 
 from drift_tracking.cli import main
 from drift_tracking.data import load_texts, load_traces, read_table
@@ -107,17 +107,6 @@ def test_a_traces_uri_is_no_table():
 
 
 # -- a real server ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server(mlflow_server):
-    """The session server as MLflow's global tracking URI (where traced code logs), restored afterwards."""
-    import mlflow
-
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(mlflow_server)
-    yield mlflow_server
-    mlflow.set_tracking_uri(before)
-
-
 @pytest.fixture(scope="module")
 def app(server, healthy_window, drifted_window, tmp_path_factory):
     """200 traces: 100 healthy ones on 2026-02-01, 100 drifted ones on 2026-02-08; and the same as JSONL."""
@@ -221,6 +210,8 @@ def test_a_search_traces_frame_and_a_list_read_the_same(server, formats):
     picked = load_traces(formats["traces"], prompt_key="b", response_key="final")
     assert (picked.prompts, picked.responses) == (["second"], ["The final answer."])
     assert picked.n_invalid == 6
+    named = load_texts(frame, text_column="b", response_column="final")  # what --text-column / --response-column do
+    assert (named.prompts, named.responses) == (picked.prompts, picked.responses)
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 SHAPES = ("function", "openai", "anthropic", "responses")
 
 
@@ -66,3 +68,14 @@ def write_jsonl(samples: list[Any], path: Any) -> Any:
     from drift_tracking import demo
 
     return demo.write([{"prompt": s.prompt, "response": s.response, "timestamp": s.timestamp} for s in samples], path)
+
+
+@pytest.fixture(scope="module")
+def server(mlflow_server):
+    """The session server as MLflow's global tracking URI (where traced code logs), restored afterwards."""
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_server)
+    yield mlflow_server
+    mlflow.set_tracking_uri(before)

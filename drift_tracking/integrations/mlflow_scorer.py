@@ -114,6 +114,7 @@ class _Window:
     texts: TextData
     report: DriftReport
     rows: RowNovelty
+    keys: tuple[str | None, str | None] = (None, None)  # the prompt and response fields the rows were read with
     by_id: dict[str, int] = field(default_factory=dict)
     by_text: dict[tuple[str, str | None], int] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)  # trace id -> why it is not in the window
@@ -136,14 +137,16 @@ class _Window:
             return self.by_id[trace_id]
         if trace_id in self.left_out:
             raise DataError(f"trace {trace_id} was left out of the drift window ({self.left_out[trace_id]})")
-        record = (trace_source.from_trace(trace) if trace is not None
-                  else trace_source.read([{"inputs": inputs, "outputs": outputs}])[0])
+        prompt_key, response_key = self.keys
+        record = (trace_source.from_trace(trace, prompt_key=prompt_key, response_key=response_key) if trace is not None
+                  else trace_source.read([{"inputs": inputs, "outputs": outputs}], prompt_key=prompt_key,
+                                         response_key=response_key)[0])
         uses_responses = self.texts.responses is not None
-        problems = [(c, p) for c, p in (("prompt", record.prompt_problem or text_reason(record.prompt)),
-                                        ("response", record.response_problem or text_reason(record.response)))
-                    if p is not None and (c == "prompt" or uses_responses)]
-        if problems:
-            raise DataError(f"this trace was left out of the drift window ({problems[0][0]}: {problems[0][1]})")
+        column, problem = "prompt", record.prompt_problem or text_reason(record.prompt)
+        if problem is None and uses_responses:
+            column, problem = "response", record.response_problem or text_reason(record.response)
+        if problem is not None:
+            raise DataError(f"this trace was left out of the drift window ({column}: {problem})")
         key = (record.prompt, record.response if uses_responses else None)
         if key not in self.by_text:
             raise DataError("this trace is not in the data given to drift_scorer(data=...): pass the same "
@@ -225,7 +228,7 @@ class DriftScorer(Scorer):
         report = compare(baseline, texts, embedder=embedder, policy=policy, seed=self.seed,
                          window_info={"source": "mlflow.genai.evaluate"})
         rows = row_novelty(baseline, embedder.encode(texts.prompts), seed=self.seed)  # read from the cache
-        self._window = _Window(baseline, texts, report, rows)
+        self._window = _Window(baseline, texts, report, rows, (self.prompt_key, self.response_key))
         return self._window
 
     def _log_to_run(self, window: _Window) -> None:

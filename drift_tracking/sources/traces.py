@@ -32,11 +32,12 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from drift_tracking.errors import DataError
-from drift_tracking.integrations.common import first_line, is_unreachable, scoped_env
+from drift_tracking.servers import first_line, is_unreachable, scoped_env
 from drift_tracking.sources.chat import as_list, content_text, is_message_list, message_text, turns
 
 __all__ = ["SCHEME", "TraceQuery", "TraceRecord", "is_traces_uri", "is_traces_source", "parse_uri", "read",
@@ -332,34 +333,7 @@ def extract_prompt(inputs: Any, key: str | None = None) -> tuple[Any, str | None
     >>> extract_prompt({"a": "x", "b": "y"})
     (None, 'no prompt in the trace')
     """
-    if key is not None:
-        if not isinstance(inputs, dict) or key not in inputs:
-            return None, NO_PROMPT
-        inputs = inputs[key]
-    return _prompt(inputs, 0)
-
-
-def _prompt(value: Any, depth: int) -> tuple[Any, str | None]:
-    if value is None or isinstance(value, str):
-        return value, None
-    if depth > _MAX_DEPTH:
-        return None, NO_PROMPT
-    if is_message_list(value):
-        messages = as_list(value)
-        user, _ = turns(messages)
-        return (message_text(messages, user), None) if user is not None else (None, NO_USER)
-    if isinstance(value, dict):
-        if "messages" in value:
-            return _prompt(value["messages"], depth + 1)
-        if "role" in value and "content" in value:  # one message
-            return (content_text(value["content"]), None) if value["role"] == "user" else (None, NO_USER)
-        for key in _PROMPT_KEYS:
-            if key in value:
-                return _prompt(value[key], depth + 1)
-        if len(value) == 1:
-            return _prompt(next(iter(value.values())), depth + 1)
-        return None, NO_PROMPT
-    return (None, NO_PROMPT) if as_list(value) is not None else (value, None)  # a scalar is judged as text
+    return _extract(inputs, key, _PROMPT)
 
 
 def extract_response(outputs: Any, key: str | None = None) -> tuple[Any, str | None]:
@@ -370,43 +344,76 @@ def extract_response(outputs: Any, key: str | None = None) -> tuple[Any, str | N
     >>> extract_response({"role": "assistant", "content": [{"type": "text", "text": "Sure."}]})
     ('Sure.', None)
     """
-    if key is not None:
-        if not isinstance(outputs, dict) or key not in outputs:
-            return None, NO_RESPONSE
-        outputs = outputs[key]
-    return _response(outputs, 0)
+    return _extract(outputs, key, _RESPONSE)
 
 
-def _response(value: Any, depth: int) -> tuple[Any, str | None]:
+@dataclass(frozen=True)
+class _Side:
+    """How to walk a payload for one side: which turn of a conversation, what is missing, the rest."""
+
+    turn: int  # 0: the last user turn, 1: the reply to it (see chat.turns)
+    missing: str
+    no_turn: str
+    rest: Callable[[Any, int], tuple[Any, str | None]]
+
+
+def _extract(payload: Any, key: str | None, side: _Side) -> tuple[Any, str | None]:
+    if key is not None:  # a named field must be there
+        if not isinstance(payload, dict) or key not in payload:
+            return None, side.missing
+        payload = payload[key]
+    return _walk(payload, 0, side)
+
+
+def _walk(value: Any, depth: int, side: _Side) -> tuple[Any, str | None]:
+    """Strings as they are, conversations by their turn, anything else by the side's own rules."""
     if value is None or isinstance(value, str):
         return value, None
     if depth > _MAX_DEPTH:
-        return None, NO_RESPONSE
+        return None, side.missing
     if is_message_list(value):
         messages = as_list(value)
-        _, reply = turns(messages)
-        return (message_text(messages, reply), None) if reply is not None else (None, NO_RESPONSE)
+        position = turns(messages)[side.turn]
+        return (message_text(messages, position), None) if position is not None else (None, side.no_turn)
+    return side.rest(value, depth)
+
+
+def _prompt_in(value: Any, depth: int) -> tuple[Any, str | None]:
+    if isinstance(value, dict):
+        if "messages" in value:
+            return _walk(value["messages"], depth + 1, _PROMPT)
+        if "role" in value and "content" in value:  # one message
+            return (content_text(value["content"]), None) if value["role"] == "user" else (None, NO_USER)
+        for key in _PROMPT_KEYS:
+            if key in value:
+                return _walk(value[key], depth + 1, _PROMPT)
+        if len(value) == 1:
+            return _walk(next(iter(value.values())), depth + 1, _PROMPT)
+        return None, NO_PROMPT
+    return (None, NO_PROMPT) if as_list(value) is not None else (value, None)  # a scalar is judged as text
+
+
+def _response_in(value: Any, depth: int) -> tuple[Any, str | None]:
     items = as_list(value)
     if items is not None:  # a one-item list (pyfunc models wrap their output), or an OpenAI Responses output
         said = [i for i in items if isinstance(i, dict) and i.get("role") == "assistant"]
         if said:
             return content_text(said[-1].get("content")), None
-        return _response(items[0], depth + 1) if len(items) == 1 else (None, NO_RESPONSE)
+        return _walk(items[0], depth + 1, _RESPONSE) if len(items) == 1 else (None, NO_RESPONSE)
     if not isinstance(value, dict):
         return value, None  # a scalar is judged as text
-    return _response_in_dict(value, depth)
-
-
-def _response_in_dict(value: dict[str, Any], depth: int) -> tuple[Any, str | None]:
     choices = as_list(value.get("choices"))
     if choices and isinstance(choices[0], dict):  # OpenAI chat / completions
-        first = choices[0]
-        return _response(first.get("message", first.get("text")), depth + 1)
+        return _walk(choices[0].get("message", choices[0].get("text")), depth + 1, _RESPONSE)
     if value.get("role") == "assistant" and "content" in value:  # Anthropic message, one message
         return content_text(value["content"]), None
     for key in ("output", "messages", *_RESPONSE_KEYS):
         if key in value:
-            return _response(value[key], depth + 1)
+            return _walk(value[key], depth + 1, _RESPONSE)
     if len(value) == 1:
-        return _response(next(iter(value.values())), depth + 1)
+        return _walk(next(iter(value.values())), depth + 1, _RESPONSE)
     return None, NO_RESPONSE
+
+
+_PROMPT = _Side(turn=0, missing=NO_PROMPT, no_turn=NO_USER, rest=_prompt_in)
+_RESPONSE = _Side(turn=1, missing=NO_RESPONSE, no_turn=NO_RESPONSE, rest=_response_in)
