@@ -505,7 +505,7 @@ def load_traces(
                        "response" if use_responses else None, chat=True)
     for row, record in enumerate(records):
         checks = [("prompt", record.prompt, record.prompt_problem)]
-        if use_responses:
+        if use_responses and record.prompt_problem not in traces.WHOLE_TRACE:
             checks.append(("response", record.response, record.response_problem))
         for column, value, problem in checks:
             reason = problem or text_reason(value)

@@ -70,6 +70,14 @@ def test_responses_are_found_where_apps_put_them(outputs, expected):
     assert extract_response(outputs) == expected
 
 
+def test_payloads_nested_deeper_than_any_app_writes_are_not_searched():
+    nested = "the prompt"
+    for _ in range(8):
+        nested = {"input": nested}
+    assert extract_prompt(nested) == (None, NO_PROMPT)
+    assert extract_prompt({"input": {"input": "two levels"}}) == ("two levels", None)
+
+
 def test_a_named_field_is_used_strictly():
     assert extract_prompt({"a": "x", "b": "y"}, "b") == ("y", None)
     assert extract_prompt({"a": "x"}, "question") == (None, NO_PROMPT)
@@ -213,6 +221,12 @@ def test_a_search_traces_frame_and_a_list_read_the_same(server, formats):
     named = load_texts(frame, text_column="b", response_column="final")  # what --text-column / --response-column do
     assert (named.prompts, named.responses) == (picked.prompts, picked.responses)
 
+    garbled = pd.DataFrame({"trace_id": ["tr-broken"], "trace": ['{"info": {"trace_id"']})
+    broken = pd.concat([frame, garbled], ignore_index=True)
+    read = load_traces(broken)
+    assert read.prompts == from_frame.prompts
+    assert [(r.row, r.reason, r.id) for r in read.invalid if r.id == "tr-broken"] == [(7, "unreadable trace", "tr-broken")]
+
 
 @pytest.mark.slow
 def test_time_range_filter_and_limit_select_traces(server, app):
@@ -228,6 +242,15 @@ def test_time_range_filter_and_limit_select_traces(server, app):
     assert newest.prompts == [s.prompt for s in second[-7:]]  # the newest, in time order
     by_id = load_traces(f"traces:/{app['id']}", tracking_uri=server)
     assert len(by_id) == 200
+
+
+@pytest.mark.slow
+def test_many_pages_of_traces_are_read_in_order(server, app, monkeypatch):
+    monkeypatch.setattr(traces, "_PAGE", 64)  # 200 traces: four pages
+    everything = load_traces(f"traces:/{app['name']}", tracking_uri=server)
+    assert everything.prompts == [s.prompt for s in app["samples"]]
+    newest = load_traces(f"traces:/{app['name']}?limit=150", tracking_uri=server)
+    assert newest.prompts == [s.prompt for s in app["samples"][50:]]
 
 
 @pytest.mark.slow

@@ -51,6 +51,8 @@ NO_USER = "no user message"
 UNREADABLE = "unreadable trace"
 #: Reasons an invalid row read from a trace can carry, besides those of any text.
 TRACE_REASONS = (UNREADABLE, NO_ROOT, NO_PROMPT, NO_RESPONSE)
+#: Reasons that concern the whole trace: given as the prompt's, and not repeated for the response.
+WHOLE_TRACE = (UNREADABLE, NO_ROOT)
 QUERY_KEYS = ("since", "until", "filter", "limit")
 CHAT_MESSAGES = "mlflow.chat.messages"  # MLflow 2.x's normalised conversation on chat spans
 _PROMPT_KEYS = ("prompt", "question", "query", "input", "user_input", "text", "message", "content")
