@@ -22,7 +22,8 @@ a message list (the reply to the last user turn), the field ``response_key`` nam
 usual field (``response``, ``answer``, ``output``, ...) or the only one.
 
 A trace where nothing fits is not guessed at (no ``str()`` of a dict is ever embedded):
-it becomes an invalid row with its reason, like a bad line of a JSON file. Traces are
+it becomes an invalid row with its reason, like a bad line of a JSON file; so does a
+trace the server lists but whose spans are missing or corrupt ("unreadable trace"). Traces are
 ordered by time (then id), so the same traces give the same window however they were
 fetched.
 """
@@ -65,6 +66,8 @@ _PAGE = 500
 # a couple of quick tries against the server instead of MLflow's minutes of retries
 _HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
          "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
+_NO_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}  # while looking for the traces at fault in a failing group
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")  # what trace ids look like; anything else is not put in a filter
 
 
 # -- the URI ---------------------------------------------------------------------------------
@@ -212,18 +215,68 @@ def _experiment(client: Any, name: str, where: str) -> Any:
 
 
 def _pages(client: Any, experiment_id: str, query: TraceQuery) -> list[Any]:
-    """Every matching trace, page by page (newest first when limited, so the limit keeps the latest)."""
+    """Every matching trace, page by page (newest first when limited, so the limit keeps the latest).
+
+    A page is searched without spans, then its traces are fetched with their spans (see
+    :func:`_with_spans`): a trace whose spans cannot be read comes back as its ``TraceInfo``.
+    """
     order = ["timestamp_ms DESC"] if query.limit else ["timestamp_ms ASC"]
     traces: list[Any] = []
     token = None
     while True:
         size = _PAGE if query.limit is None else min(_PAGE, query.limit - len(traces))
         page = client.search_traces(locations=[experiment_id], filter_string=query.filter_string(),
-                                    max_results=size, order_by=order, page_token=token, include_spans=True)
-        traces.extend(page)
+                                    max_results=size, order_by=order, page_token=token, include_spans=False)
+        traces.extend(_with_spans(client, experiment_id, [t.info for t in page]))
         token = getattr(page, "token", None)
         if not token or not page or (query.limit is not None and len(traces) >= query.limit):
             return traces
+
+
+def _with_spans(client: Any, experiment_id: str, infos: list[Any]) -> list[Any]:
+    """The traces of ``infos`` with their spans, in the same order; an unreadable one stays its ``TraceInfo``.
+
+    Why not one search with spans: MLflow's search silently leaves out a trace whose stored
+    spans are missing, and the server fails the whole page (HTTP 500) on one whose spans are
+    corrupt. So the traces are fetched by id, a failing group is halved (without retries)
+    until the traces at fault are alone, and each of those gets one fetch with the usual
+    retries before it is called unreadable. A bad trace costs a few quick requests, never
+    the window or a silent gap in it.
+    """
+    from mlflow.exceptions import MlflowException
+
+    found: dict[str, Any] = {}
+    groups = [[i.trace_id for i in infos if _ID.fullmatch(i.trace_id or "")]]
+    while groups:
+        group = groups.pop()
+        if not group:
+            continue
+        try:
+            with scoped_env({} if len(group) == 1 else _NO_RETRIES):
+                found.update((t.info.trace_id, t) for t in client.search_traces(
+                    locations=[experiment_id], filter_string=f"trace.request_id IN ({', '.join(map(repr, group))})",
+                    max_results=len(group), include_spans=True))
+        except MlflowException as exc:
+            if _server_gone(exc):
+                raise
+            if len(group) > 1:
+                groups += [group[len(group) // 2:], group[:len(group) // 2]]
+    return [found.get(i.trace_id, i) for i in infos]
+
+
+def _server_gone(exc: BaseException) -> bool:
+    """True when the server could not be reached at all (not when it answered with an error)."""
+    import requests
+
+    current: BaseException | None = exc
+    for _ in range(16):  # MLflow wraps requests' errors a few levels deep
+        if current is None:
+            return False
+        if isinstance(current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
+                                TimeoutError)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # -- reading one trace -----------------------------------------------------------------------
@@ -272,6 +325,8 @@ def _record(item: Any, prompt_key: str | None, response_key: str | None) -> Trac
     if isinstance(item, dict) and "trace" not in item and ("inputs" in item or "outputs" in item):
         return _from_payloads(_text_id(item.get("trace_id")), None, item.get("inputs"), item.get("outputs"),
                               prompt_key, response_key)
+    if type(item).__name__ == "TraceInfo":  # found by the search, but its spans could not be read
+        return TraceRecord(_text_id(item.trace_id), item.request_time, prompt_problem=UNREADABLE)
     trace = item.get("trace") if isinstance(item, dict) else item
     if not _is_trace(trace):
         trace = _parse_trace(trace)
