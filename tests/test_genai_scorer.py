@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from trace_support import log_traffic, server  # noqa: F401 - server is a fixture
+from trace_support import log_traced_calls, server, write_jsonl  # noqa: F401 - server is a fixture
 
 from drift_tracking.cli import main
 from drift_tracking.comparison import compare_embeddings
@@ -64,10 +64,12 @@ def test_the_scorer_asks_for_the_rows_it_will_score():
 
 # -- mlflow.genai.evaluate on a real server ----------------------------------------------------
 @pytest.fixture(scope="module")
-def app(server, healthy_window, drifted_window):
+def app(server, healthy_window, drifted_window, tmp_path_factory):
+    """200 traces logged live by @mlflow.trace and mlflow.start_span (chat formats among them); the same as JSONL."""
     samples = list(healthy_window[:100]) + list(drifted_window[:100])
-    name, experiment_id = log_traffic(samples, prefix="scored")
-    return {"name": name, "id": experiment_id, "samples": samples}
+    name, experiment_id = log_traced_calls(samples, prefix="scored")
+    path = write_jsonl(samples, tmp_path_factory.mktemp("scored") / "same.jsonl")
+    return {"name": name, "id": experiment_id, "samples": samples, "jsonl": path}
 
 
 def _assessments(trace) -> list:
@@ -79,8 +81,8 @@ def test_evaluate_200_traces_one_assessment_each_and_the_window_report(server, a
     import mlflow
     from mlflow import MlflowClient
 
-    cli = CliRunner().invoke(main, ["check", f"traces:/{app['name']}", "--baseline", str(baseline.path),
-                                    "--tracking-uri", server, "--format", "json"])
+    cli = CliRunner().invoke(main, ["check", str(app["jsonl"]), "--baseline", str(baseline.path),
+                                    "--response-column", "response", "--format", "json"])  # the same prompts
     assert cli.exit_code == 0, cli.output
     expected = json.loads(cli.stdout)
     batches: list[int] = []
