@@ -177,11 +177,15 @@ def _embedder(model: str | None, device: str, batch_size: int) -> Embedder:
     return Embedder(model, device=device, batch_size=batch_size)
 
 
-def _load(data: str, text_column: str, response_column: str | None, config: Config, **columns: str | None) -> TextData:
-    """The rows of DATA; response ids are read when feedback is configured (flags join on them)."""
+def _load(data: str, text_column: str, response_column: str | None, config: Config, tracking_uri: str | None = None,
+          **columns: str | None) -> TextData:
+    """The rows of DATA; response ids are read when feedback is configured (flags join on them).
+
+    A ``traces:/EXPERIMENT`` DATA is read from ``tracking_uri`` (default $MLFLOW_TRACKING_URI).
+    """
     id_column = config.feedback.id_column if config.feedback.path else None
     texts = load_texts(data, text_column=text_column, response_column=response_column, id_column=id_column,
-                       **columns)
+                       tracking_uri=tracking_uri, **columns)
     if texts.n_invalid:
         summary = texts.invalid_summary()
         click.echo(f"Skipped {texts.n_invalid} invalid row(s) in {data}: {json.dumps(summary)}", err=True)
@@ -283,7 +287,7 @@ def baseline_build(
     if Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())) and not force:
         raise click.BadParameter(f"{out} already exists and is not empty; pass --force to overwrite it", param_hint="--out")
     config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
-    texts = _load(data, text_column, response_column, config)
+    texts = _load(data, text_column, response_column, config, tracking_uri)
     embedder = _embedder(model, device, batch_size)
     quality = _quality(config, data, texts, embedder)
     reference = reference_values(golden=quality.golden, rewards=quality.rewards, flags=quality.flags) if quality else {}
@@ -465,7 +469,7 @@ def _window_inputs(
 ) -> tuple[Baseline, TextData, Embedder]:
     """What check and monitor start from: the baseline, the rows of DATA and an embedder matching the baseline."""
     loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
-    texts = _load(data, text_column, response_column, config, **columns)
+    texts = _load(data, text_column, response_column, config, tracking_uri, **columns)
     return loaded, texts, embedder_for_baseline(loaded.identity_, model, allowed_models=config.embedding.allowed_models,
                                                 device=device, batch_size=batch_size)
 

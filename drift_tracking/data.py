@@ -1,4 +1,4 @@
-"""Read production logs (JSON lines, JSON, CSV, parquet, DataFrames, OpenAI chat logs) into texts.
+"""Read production logs (JSON lines, JSON, CSV, parquet, DataFrames, OpenAI chat logs, MLflow traces) into texts.
 
 Bad values are never embedded and never coerced with ``str()``: an empty, whitespace-only,
 missing, NaN or non-string prompt or response, a text that cannot be encoded as UTF-8 (a
@@ -8,6 +8,10 @@ number, and the whole row is left out so prompts and responses stay aligned. Whe
 half the rows are left out, :meth:`TextData.invalid_summary` carries a ``warning`` that
 reaches the report (and ``--strict`` turns it into an error): a window made of the few rows
 that survived says little about the traffic.
+
+MLflow traces (``traces:/EXPERIMENT?since=7d``, a ``mlflow.search_traces`` frame or a list
+of traces) are read by :func:`load_traces` (see :mod:`drift_tracking.sources.traces`); a
+trace whose prompt or response cannot be found is an invalid row like any other.
 
 Columns that would be read ambiguously are refused with what to do: a name repeated in a
 CSV header or within a JSON object (pandas would rename it ``a.1`` or keep the last value)
@@ -22,7 +26,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -30,15 +34,19 @@ from typing import Any, Iterable
 import pandas as pd
 
 from drift_tracking.errors import DataError
+from drift_tracking.sources import traces
+from drift_tracking.sources.chat import as_list, message_text, turns
 
-__all__ = ["InvalidRow", "TextData", "read_table", "load_texts", "text_reason", "SUPPORTED_FORMATS",
+__all__ = ["InvalidRow", "TextData", "read_table", "load_texts", "load_traces", "text_reason", "SUPPORTED_FORMATS",
            "INVALID_REASONS"]
 
 SUPPORTED_FORMATS = (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
-#: Reasons an InvalidRow can carry; the last three only occur in chat logs.
+#: Reasons an InvalidRow can carry; "no user message" to "not a message list" only occur in chat
+#: logs and traces, the last four only in traces.
 INVALID_REASONS = (
     "missing", "empty", "whitespace-only", "not a string", "NaN", "not encodable as UTF-8",
     "no visible characters", "no user message", "no assistant message", "not a message list",
+    *traces.TRACE_REASONS,
 )
 _FIRST_ROWS = 20
 #: A window with more than this share of its rows invalid is flagged (and refused with --strict).
@@ -51,11 +59,16 @@ _VISIBLE_ASCII = re.compile(r"[!-~]")
 
 @dataclass(frozen=True)
 class InvalidRow:
-    """A value that was not usable text: its 0-based row in the source, column and reason."""
+    """A value that was not usable text: its 0-based row in the source, column and reason.
+
+    ``id`` is the record's own id where the source has one (an MLflow trace id), so the
+    record can be looked up where it lives.
+    """
 
     row: int
     column: str
     reason: str
+    id: str | None = None
 
 
 @dataclass
@@ -106,6 +119,9 @@ class TextData:
             "by_column": dict(Counter(r.column for r in self.invalid).most_common()),
             "first_rows": [int(r) for r in rows[:_FIRST_ROWS]],
         }
+        ids = list(dict.fromkeys(r.id for r in sorted(self.invalid, key=lambda r: r.row) if r.id))
+        if ids:
+            summary["first_ids"] = ids[:_FIRST_ROWS]
         if self.mostly_invalid:
             reasons = ", ".join(f"{n} {reason}" for reason, n in by_reason.items())
             summary["warning"] = (
@@ -246,6 +262,11 @@ def read_table(source: Any):
     """
     if isinstance(source, pd.DataFrame):
         return source
+    if traces.is_traces_uri(source):
+        raise DataError(
+            f"{source} is an MLflow traces source: it holds prompts and responses, not columns; load it with "
+            "load_texts() or load_traces() (reward and golden columns must come from a file or a DataFrame)"
+        )
     if isinstance(source, (list, tuple)):
         return _records_frame(list(source), "the records")
     if not isinstance(source, (str, Path)):
@@ -325,31 +346,6 @@ def _has_visible(text: str) -> bool:
     )
 
 
-def _as_list(value: Any) -> list[Any] | None:
-    """A Python list for list-likes (parquet gives numpy arrays), else None."""
-    if isinstance(value, list):
-        return value
-    if isinstance(value, tuple):
-        return list(value)
-    if type(value).__name__ == "ndarray":
-        return value.tolist()
-    return None
-
-
-def _content_text(content: Any) -> Any:
-    """A message's content as text: a string, or the joined text of a list of parts."""
-    parts = _as_list(content)
-    if parts is None:
-        return content
-    texts: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            texts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-    return "\n".join(texts)  # "" (reported as empty) when no part holds text
-
-
 def _parse_chat(value: Any) -> tuple[Any, Any, str | None, bool]:
     """(prompt, response, reason the row is unusable, has an assistant message)."""
     if value is None:
@@ -363,22 +359,15 @@ def _parse_chat(value: Any) -> tuple[Any, Any, str | None, bool]:
             value = json.loads(value)  # CSV chat logs hold the messages as JSON text
         except json.JSONDecodeError:
             return None, None, "not a message list", False
-    messages = _as_list(value)
+    messages = as_list(value)
     if messages is None:
         return None, None, "not a message list", False
     if not messages:
         return None, None, "empty", False
-    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
-    users = [i for i, r in enumerate(roles) if r == "user"]
-    assistants = [i for i, r in enumerate(roles) if r == "assistant"]
-    if not users:
-        return None, None, "no user message", bool(assistants)
-    last_user = users[-1]
-    after = [i for i in assistants if i > last_user]
-    reply = after[0] if after else (assistants[-1] if assistants else None)
-    prompt = _content_text(messages[last_user].get("content"))
-    response = _content_text(messages[reply].get("content")) if reply is not None else None
-    return prompt, response, None, reply is not None
+    last_user, reply = turns(messages)
+    if last_user is None:
+        return None, None, "no user message", reply is not None
+    return message_text(messages, last_user), message_text(messages, reply), None, reply is not None
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -454,10 +443,15 @@ def load_texts(
     timestamp_column: str | None = None,
     id_column: str | None = None,
     drop_invalid: bool = True,
+    tracking_uri: str | None = None,
 ) -> TextData:
     """Load prompts (and optionally responses, timestamps, ids) from ``source``.
 
-    ``source`` is anything :func:`read_table` reads. Chat logs in OpenAI format (a
+    ``source`` is anything :func:`read_table` reads, or MLflow traces (a ``traces:/``
+    URI, a ``mlflow.search_traces`` frame when ``text_column`` is not one of its columns,
+    a list of traces), which :func:`load_traces` reads from ``tracking_uri`` with
+    ``text_column`` (unless "prompt") and ``response_column`` naming fields of the root
+    span's inputs and outputs; their timestamps and ids are the traces' own. Chat logs in OpenAI format (a
     ``messages`` column, or a text column holding lists of ``{"role", "content"}``) give
     the last ``user`` turn as the prompt and the ``assistant`` turn after it (else the last
     assistant turn) as the response, unless ``response_column`` names another column.
@@ -467,6 +461,9 @@ def load_texts(
     :class:`DataError` instead. Raises :class:`DataError` for an unreadable source, an
     unknown, repeated or list-valued column, an empty table or when no valid row remains.
     """
+    if traces.is_traces_source(source) and text_column not in getattr(source, "columns", ()):
+        return load_traces(source, tracking_uri=tracking_uri, prompt_key=None if text_column == "prompt" else text_column,
+                           response_key=response_column, drop_invalid=drop_invalid)
     table = read_table(source)
     where = _describe(source)
     if len(table.columns) == 0 or len(table) == 0:
@@ -475,6 +472,64 @@ def load_texts(
                                   "timestamp_column": timestamp_column, "id_column": id_column})
     found = _extract(table, text_column, response_column, where)
     _validate(found, text_column, response_column)
+    return _finish(table, found, where, drop_invalid, timestamp_column, id_column)
+
+
+def load_traces(
+    source: Any,
+    *,
+    tracking_uri: str | None = None,
+    prompt_key: str | None = None,
+    response_key: str | None = None,
+    drop_invalid: bool = True,
+) -> TextData:
+    """Load the prompts and responses of MLflow traces, as :func:`load_texts` loads a file.
+
+    ``source`` is ``traces:/EXPERIMENT[?since=7d&until=...&filter=...&limit=N]`` (read
+    with ``mlflow.search_traces``'s search from ``tracking_uri``, default MLflow's own),
+    the DataFrame ``mlflow.search_traces`` returns, a list of ``Trace`` objects, or rows of
+    ``{"inputs", "outputs"}`` (``mlflow.genai.evaluate``'s format). Each trace's root
+    span gives the prompt (``prompt_key`` names the input field when the usual ones do
+    not fit) and the response (``response_key``); see :mod:`drift_tracking.sources.traces`.
+    Rows are ordered by time, then trace id; ``timestamps`` are the traces' request
+    times and ``ids`` their trace ids (what user feedback joins on). Responses are read
+    when any trace recorded an output; a trace whose prompt or response cannot be found,
+    or is not usable text, is an invalid row with its reason.
+    """
+    records = traces.read(source, tracking_uri=tracking_uri, prompt_key=prompt_key, response_key=response_key)
+    where = traces.describe(source)
+    if not records:
+        raise DataError(f"{where} holds no traces; nothing to load (check the experiment, since= and filter=)")
+    use_responses = any(r.has_output or r.response_problem for r in records)
+    found = _Extracted([r.prompt for r in records], [r.response for r in records] if use_responses else None,
+                       "response" if use_responses else None, chat=True)
+    for row, record in enumerate(records):
+        checks = [("prompt", record.prompt, record.prompt_problem)]
+        if use_responses and record.prompt_problem not in traces.WHOLE_TRACE:
+            checks.append(("response", record.response, record.response_problem))
+        for column, value, problem in checks:
+            reason = problem or text_reason(value)
+            if reason is not None:
+                found.invalid.append(InvalidRow(row, column, reason, record.trace_id))
+    stamps = [r.timestamp_ms for r in records]
+    ids = [r.trace_id for r in records]
+    table = pd.DataFrame({"timestamp": pd.Series(stamps, dtype=object), "trace_id": pd.Series(ids, dtype=object)})
+    loaded = _finish(table, found, where, drop_invalid, "timestamp" if any(t is not None for t in stamps) else None,
+                     "trace_id" if any(i is not None for i in ids) else None)
+    return _renumbered(loaded, [r.position for r in records])
+
+
+def _renumbered(data: TextData, positions: list[int]) -> TextData:
+    """``data`` (rows in time order) with row numbers that point into the source as given."""
+    data.row_ids = [positions[i] for i in data.row_ids]
+    data.invalid = [replace(r, row=positions[r.row]) for r in data.invalid]
+    data.invalid_timestamps = {positions[row]: stamp for row, stamp in data.invalid_timestamps.items()}
+    return data
+
+
+def _finish(table: Any, found: _Extracted, where: str, drop_invalid: bool, timestamp_column: str | None,
+            id_column: str | None) -> TextData:
+    """Leave out (or refuse) rows with unusable values and assemble what is left."""
     bad_rows = {r.row for r in found.invalid}
     n = len(table)
     if bad_rows and not drop_invalid:
@@ -534,7 +589,7 @@ def _extract(table: Any, text_column: str, response_column: str | None, where: s
 def _sampled_lists(values: list[Any]) -> tuple[list[Any], list[list[Any]]]:
     """The first 200 present values and those of them that are lists (parquet gives arrays)."""
     sample = [v for v in values[:200] if v is not None and not _is_nan(v)]
-    return sample, [listed for listed in map(_as_list, sample) if listed is not None]
+    return sample, [listed for listed in map(as_list, sample) if listed is not None]
 
 
 def _list_column(column: str | None, lists: list[list[Any]], where: str) -> DataError:

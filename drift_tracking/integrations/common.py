@@ -1,28 +1,10 @@
-"""Small helpers every integration shares: scoped environment variables, one-line errors."""
+"""Small helpers every integration shares: scoped environment variables, one-line errors, unreachable servers.
+
+They live in :mod:`drift_tracking.servers`, which the log sources use too.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator, Mapping
+from drift_tracking.servers import first_line, is_unreachable, scoped_env
 
-
-@contextlib.contextmanager
-def scoped_env(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a call; the caller's values come back after."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an MLflow error: enough for a one-line message, without the server's traceback."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else type(exc).__name__
+__all__ = ["first_line", "is_unreachable", "scoped_env"]

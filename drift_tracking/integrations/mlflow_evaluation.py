@@ -1,5 +1,8 @@
 """The work behind the ``drift`` evaluator: read MLflow's dataset, compare, log, return.
 
+``data`` may be the DataFrame ``mlflow.search_traces`` returns: each trace's root span then
+gives the prompt and response (see :func:`drift_tracking.data.load_traces`).
+
 Kept apart from :mod:`drift_tracking.integrations.mlflow_evaluator` so the plugin module
 MLflow imports for everyone stays empty; this one loads only when an evaluation asks
 for drift. All decisions are the library's (``compare`` and the policy), so the CLI,
@@ -17,14 +20,15 @@ from typing import Any
 
 from drift_tracking.comparison import compare
 from drift_tracking.config import Config, load_config
-from drift_tracking.data import load_texts
+from drift_tracking.data import TextData, load_texts, load_traces
 from drift_tracking.embedding import Embedder, embedder_for_baseline
 from drift_tracking.errors import ConfigError, DataError
 from drift_tracking.integrations import load_baseline
+from drift_tracking.integrations.common import is_unreachable
 from drift_tracking.integrations.gate_evaluation import gate_key, record_evaluation, window_sha256
 from drift_tracking.integrations.mlflow_logging import bounded_http_retries, log_report_to_run, report_metrics
-from drift_tracking.integrations.mlflow_sink import is_unreachable
 from drift_tracking.quality import QualitySource
+from drift_tracking.sources.traces import is_traces_source
 from drift_tracking.sinks import spool_failed
 
 _DEFAULT_INPUT_COLUMNS = ("inputs", "prompt", "input", "question", "text")
@@ -51,18 +55,10 @@ def evaluate_drift(
             f"known keys: {', '.join(sorted(_KNOWN_KEYS))}"
         )
     features = _frame(dataset.features_data, dataset)
-    prompt_column = _input_column(features, config.get("input_column"))
-    responses = _responses(dataset, features, config, model=model, predictions=predictions)
-    table = {"prompt": features[prompt_column].tolist()}
-    if responses is not None:
-        table["response"] = responses
-    texts = load_texts(_pandas().DataFrame(table), text_column="prompt",
-                       response_column="response" if responses is not None else None)
+    texts = _texts(dataset, features, config, model=model, predictions=predictions)
 
-    with bounded_http_retries(*_RETRIES):
-        baseline = load_baseline(config["baseline"],
-                                 tracking_uri=config.get("tracking_uri") or mlflow.get_tracking_uri())
-    embedder = _embedder(baseline, config)
+    baseline = fetch_baseline(config["baseline"], config.get("tracking_uri"))
+    embedder = embedder_for_config(baseline, config)
     policy, quality = _policy_and_quality(config, features, texts, embedder)
     window = {"source": "mlflow.evaluate", **dict(config.get("window") or {})}
     report = compare(baseline, texts, embedder=embedder, policy=policy, quality=quality,
@@ -70,7 +66,7 @@ def evaluate_drift(
 
     client = MlflowClient()
     extra_tags = {f"drift.{k}": str(config[k]) for k in ("model_name", "model_version") if config.get(k) is not None}
-    written, root = _log_or_spool(client, run_id, report, extra_tags)
+    written, root = log_or_spool(client, run_id, report, extra_tags)
     if len(extra_tags) == 2:  # an evaluation of a model version: bind it for the gate, signed when a key is set
         record_evaluation(client, run_id, report, name=extra_tags["drift.model_name"],
                           version=extra_tags["drift.model_version"], baseline=baseline,
@@ -79,7 +75,15 @@ def evaluate_drift(
     return EvaluationResult(metrics=report_metrics(report), artifacts=artifacts, run_id=run_id)
 
 
-def _log_or_spool(client: Any, run_id: str, report: Any, extra_tags: dict[str, str]) -> tuple[list[str], str]:
+def fetch_baseline(uri: str, tracking_uri: str | None = None) -> Any:
+    """The baseline at ``uri``, verified; from MLflow's tracking server by default, with quick retries."""
+    import mlflow
+
+    with bounded_http_retries(*_RETRIES):
+        return load_baseline(uri, tracking_uri=tracking_uri or mlflow.get_tracking_uri())
+
+
+def log_or_spool(client: Any, run_id: str, report: Any, extra_tags: dict[str, str]) -> tuple[list[str], str]:
     """Log the report to the evaluation's run; on failure spool it and raise SinkFailed naming relog."""
     uri = str(client.tracking_uri)
     try:
@@ -91,6 +95,24 @@ def _log_or_spool(client: Any, run_id: str, report: Any, extra_tags: dict[str, s
                   "experiment_name": None, "run_name": None}
         raise spool_failed(None, report, (), exc, what=f"the drift report (tier {report.tier}) was computed but "
                            f"MLflow at {uri}", target=target, unreachable=is_unreachable(exc)) from exc
+
+
+def _texts(dataset: Any, features: Any, config: dict[str, Any], *, model: Any, predictions: str | None) -> TextData:
+    """The window's prompts and responses: from the traces of a ``mlflow.search_traces`` frame, else columns.
+
+    In a traces frame, ``input_column`` / ``response_column`` name fields of each
+    trace's root span inputs / outputs (unless they are columns of the frame).
+    """
+    wanted = config.get("input_column")
+    if is_traces_source(features) and wanted not in features.columns:
+        return load_traces(features, prompt_key=wanted, response_key=config.get("response_column"))
+    prompt_column = _input_column(features, wanted)
+    responses = _responses(dataset, features, config, model=model, predictions=predictions)
+    table = {"prompt": features[prompt_column].tolist()}
+    if responses is not None:
+        table["response"] = responses
+    return load_texts(_pandas().DataFrame(table), text_column="prompt",
+                      response_column="response" if responses is not None else None)
 
 
 def _pandas() -> Any:
@@ -172,7 +194,7 @@ def _model_outputs(outputs: Any, predictions: str | None) -> list[Any]:
     raise DataError(f"cannot read responses from a model output of type {type(outputs).__name__}")
 
 
-def _embedder(baseline: Any, config: dict[str, Any]) -> Any:
+def embedder_for_config(baseline: Any, config: dict[str, Any]) -> Any:
     """``embedding_model`` when given, else the bundled copy or a model the config's allow-list names."""
     allowed = load_config(config["config"]).embedding.allowed_models if config.get("config") else ()
     return embedder_for_baseline(

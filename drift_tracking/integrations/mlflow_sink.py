@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from drift_tracking.integrations.common import is_unreachable  # noqa: F401 - re-exported for callers
 from drift_tracking.integrations.mlflow_logging import (
     bounded_http_retries,
     experiment_id,
@@ -152,22 +153,3 @@ class MlflowSink:
                        f"({failure_text(exc)})")
         return spool_failed(self, report, history, exc, what=f"MLflow at {self.tracking_uri}",
                             spool_dir=self.spool_dir, unreachable=unreachable)
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """True for connection failures, timeouts and server-side 5xx, however MLflow wraps them."""
-    import requests
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
-                                TimeoutError)):
-            return True
-        text = str(current)
-        if any(s in text for s in ("Max retries exceeded", "Connection refused", "Failed to establish",
-                                   "Read timed out", "error code 50")):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
