@@ -7,6 +7,8 @@ import importlib.util
 import json
 import shutil
 import sys
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,3 +387,12 @@ def test_without_the_extra_the_onnx_backend_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an environment without the extra sees
     with pytest.raises(DriftTrackingError, match=r"pip install 'drift-tracking\[onnx\]'"):
         Embedder(backend="onnx", cache_dir=False).identity
+
+
+def test_onnx_is_an_optional_extra_that_the_test_extra_installs():
+    """The core never needs ONNX Runtime; CI installs '.[test]', which must pull it so the tests above run there."""
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert {r.split(">")[0].split("=")[0] for r in extras["onnx"]} == {"onnxruntime", "onnx"}
+    assert "drift-tracking[onnx]" in extras["test"]
+    assert not [r for r in project["dependencies"] if r.startswith("onnx")]
