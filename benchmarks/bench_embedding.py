@@ -10,7 +10,10 @@ load hits all of them alike, and the ratios stay meaningful on a busy machine. P
 * each backend's agreement with PyTorch: mean and minimum cosine of the same text's two
   vectors, and the share of top-10 neighbours (within the texts) they keep;
 * the Embedder's own overhead: cold vector cache (hashing, de-duplication, cache
-  writes) and warm cache (repeated texts).
+  writes) and warm cache (repeated texts);
+* the texts' mean token count (the model tokenizer's, as reports count it) and, per
+  backend, the hours one machine like this one needs to embed 1M such texts: the
+  numbers behind the README's cost comparison.
 
     python benchmarks/bench_embedding.py                       # generated prompts
     python benchmarks/bench_embedding.py --data ../shared/data/banking77/train.csv --column text
@@ -69,8 +72,9 @@ def _neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
     return float(np.mean([len(set(ra) & set(rb)) / k for ra, rb in zip(ta, tb)]))
 
 
-def _backends(args: argparse.Namespace, texts: list[str]) -> dict[str, Callable[[], np.ndarray]]:
-    """name -> a function embedding all ``texts`` once, each warmed up and loaded before timing."""
+def _backends(args: argparse.Namespace, texts: list[str]) -> tuple[dict[str, Callable[[], np.ndarray]], float]:
+    """name -> a function embedding all ``texts`` once, each warmed up and loaded before timing; and the
+    texts' mean token count (from the torch Embedder's usage)."""
     from sentence_transformers import SentenceTransformer
 
     from drift_tracking.embedding import Embedder, bundled_model_path
@@ -99,7 +103,8 @@ def _backends(args: argparse.Namespace, texts: list[str]) -> dict[str, Callable[
     raw.encode(texts[:64], batch_size=args.batch_size)  # warm-up
     for run in list(runs.values())[1:]:
         run()  # warm-up, and the vectors agreement is measured on
-    return runs
+    usage = embedders["Embedder, torch"].usage
+    return runs, usage.tokens / max(usage.embedded, 1)
 
 
 def _timed(runs: dict[str, Callable[[], np.ndarray]], rounds: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -139,20 +144,21 @@ def _seconds(fn: Callable[[], object]) -> float:
 def main() -> None:
     args = _args()
     texts = _texts(args)
-    runs = _backends(args, texts)
+    runs, tokens_per_text = _backends(args, texts)
     best, vectors = _timed(runs, args.rounds)
     reference_name = next(iter(runs))
     reference, t_raw, n = vectors[reference_name], best[reference_name], len(texts)
     load = os.getloadavg()
     print(f"\ntexts={n} batch_size={args.batch_size} device={args.device} rounds={args.rounds} "
           f"cpus={os.cpu_count()} load={load[0]:.1f}/{load[1]:.1f}")
-    print(f"{'backend':<37}{'texts/s':>9}{'vs raw':>8}{'cos mean':>10}{'cos min':>9}{'top-10':>8}")
+    print(f"tokens per text (mean, special tokens included): {tokens_per_text:.1f}")
+    print(f"{'backend':<37}{'texts/s':>9}{'vs raw':>8}{'cos mean':>10}{'cos min':>9}{'top-10':>8}{'h/1M':>7}")
     for name, seconds in best.items():
         cosines = (vectors[name] * reference).sum(1) / (
             np.linalg.norm(vectors[name], axis=1) * np.linalg.norm(reference, axis=1))
         overlap = _neighbour_overlap(vectors[name], reference)
         print(f"{name:<37}{n / seconds:9.1f}{t_raw / seconds:7.2f}x{cosines.mean():10.5f}{cosines.min():9.5f}"
-              f"{overlap:8.3f}")
+              f"{overlap:8.3f}{seconds / n * 1e6 / 3600:7.2f}")
     print()
     _cache_overhead(args, texts, t_raw)
 
