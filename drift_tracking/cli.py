@@ -12,6 +12,7 @@ Exit codes scripts can rely on:
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from drift_tracking.baseline import Baseline
 from drift_tracking.comparison import compare
 from drift_tracking.config import Config, load_config
 from drift_tracking.data import TextData, load_texts
-from drift_tracking.embedding import Embedder, embedder_for_baseline
+from drift_tracking.embedding import BACKENDS, Embedder, embedder_for_baseline
 from drift_tracking.errors import DriftTrackingError
 from drift_tracking.integrations import load_baseline
 from drift_tracking.integrations.mlflow_registry import register_baseline
@@ -92,6 +93,32 @@ def _model_options(func: Any) -> Any:
         "--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Texts per forward pass."
     )(func)
     return func
+
+
+def _backend_options(func: Any) -> Any:
+    """--backend, --embedding-endpoint and --price-per-1k-tokens, handed to the command as one ``embedding`` dict."""
+
+    @functools.wraps(func)
+    def command(*args: Any, backend: str | None, embedding_endpoint: str | None,
+                price_per_1k_tokens: float | None, **kwargs: Any) -> Any:
+        choice = {"backend": backend, "endpoint": embedding_endpoint, "price_per_1k_tokens": price_per_1k_tokens}
+        return func(*args, embedding=choice, **kwargs)
+
+    options = [
+        click.option("--price-per-1k-tokens", type=click.FloatRange(min=0), default=None,
+                     help="What 1,000 embedded tokens cost (an endpoint's list price); reports then carry the "
+                          "window's cost [default: [embedding] price_per_1k_tokens in --config]."),
+        click.option("--embedding-endpoint", metavar="URL", default=None,
+                     help="Embed through an OpenAI-compatible /v1/embeddings endpoint instead of in-process; "
+                          "--model names the served model; the key is read from $DRIFT_TRACKING_EMBEDDING_API_KEY "
+                          "or $OPENAI_API_KEY."),
+        click.option("--backend", type=click.Choice(BACKENDS), default=None,
+                     help="In-process runtime: torch (sentence-transformers), onnx or onnx-int8 (ONNX Runtime on "
+                          "CPU: pip install 'drift-tracking[onnx]') [default: the baseline's; torch for a new one]."),
+    ]
+    for option in options:
+        command = option(command)
+    return command
 
 
 def _data_options(func: Any) -> Any:
@@ -173,8 +200,8 @@ def close_sinks(sinks: list[Sink]) -> list[str]:
     return failures
 
 
-def _embedder(model: str | None, device: str, batch_size: int) -> Embedder:
-    return Embedder(model, device=device, batch_size=batch_size)
+def _embedder(model: str | None, device: str, batch_size: int, **embedding: Any) -> Embedder:
+    return Embedder(model, device=device, batch_size=batch_size, **embedding)
 
 
 def _load(data: str, text_column: str, response_column: str | None, config: Config, tracking_uri: str | None = None,
@@ -248,8 +275,10 @@ def baseline() -> None:
 @click.option("--reward-column", default=None, help="Column of reward-model scores: stores their mean.")
 @click.option("--feedback", "feedback_path", type=click.Path(dir_okay=False), default=None,
               help="User flags per response id (id, flag) for the good period: stores the flag rate.")
-@click.option("--model", default=None, help="sentence-transformers model name or path [default: bundled MiniLM].")
+@click.option("--model", default=None, help="sentence-transformers model name or path, or the model an "
+              "--embedding-endpoint serves [default: bundled MiniLM].")
 @_model_options
+@_backend_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option("--register", "register_name", default=None,
@@ -282,13 +311,14 @@ def baseline_build(
     use_wandb: bool,
     wandb_project: str,
     wandb_dir: str | None,
+    embedding: dict[str, Any],
 ) -> None:
     """Embed DATA (.jsonl, .csv, .parquet) and save a checksummed baseline to --out."""
     if Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())) and not force:
         raise click.BadParameter(f"{out} already exists and is not empty; pass --force to overwrite it", param_hint="--out")
     config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
     texts = _load(data, text_column, response_column, config, tracking_uri)
-    embedder = _embedder(model, device, batch_size)
+    embedder = _embedder(model, device, batch_size, **embedding)
     quality = _quality(config, data, texts, embedder)
     reference = reference_values(golden=quality.golden, rewards=quality.rewards, flags=quality.flags) if quality else {}
     if reference:
@@ -331,6 +361,7 @@ def baseline_show(uri: str) -> None:
 @_MODEL_OPTION
 @_policy_options
 @_model_options
+@_backend_options
 @_sink_options
 def check(
     data: str,
@@ -355,6 +386,7 @@ def check(
     use_wandb: bool,
     wandb_project: str,
     wandb_dir: str | None,
+    embedding: dict[str, Any],
 ) -> None:
     """Compare the production window in DATA to a baseline and print the decision.
 
@@ -364,7 +396,7 @@ def check(
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column,
                      feedback_path=feedback_path, history_dir=history_dir)
     loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
-                                             model, device, batch_size)
+                                             model, device, batch_size, embedding=embedding)
     history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
     monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder, strict=strict)
     quality = _quality(config, data, texts, embedder)
@@ -403,6 +435,7 @@ def check(
 @_MODEL_OPTION
 @_policy_options
 @_model_options
+@_backend_options
 @_sink_options
 def monitor(
     data: str, baseline_uri: str, text_column: str, response_column: str | None, freq: str | None,
@@ -410,7 +443,7 @@ def monitor(
     model: str | None,
     config_path: str | None, history_dir: str | None, golden_path: str | None, reward_column: str | None,
     feedback_path: str | None, device: str, batch_size: int, use_mlflow: bool, tracking_uri: str | None,
-    experiment: str, use_wandb: bool, wandb_project: str, wandb_dir: str | None,
+    experiment: str, use_wandb: bool, wandb_project: str, wandb_dir: str | None, embedding: dict[str, Any],
 ) -> None:
     """Split the log in DATA into consecutive time windows and check each against the baseline.
 
@@ -422,7 +455,7 @@ def monitor(
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path,
                      history_dir=history_dir, freq=freq, timestamp_column=timestamp_column, min_window=min_window)
     loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
-                                             model, device, batch_size,
+                                             model, device, batch_size, embedding=embedding,
                                              timestamp_column=config.monitor.timestamp_column)
     history = History.for_baseline(loaded, config.monitor.history)
     runner = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder,
@@ -465,13 +498,16 @@ def format_window_line(report: Any) -> str:
 
 def _window_inputs(
     baseline_uri: str, tracking_uri: str | None, data: str, text_column: str, response_column: str | None,
-    config: Config, model: str | None, device: str, batch_size: int, **columns: str | None,
+    config: Config, model: str | None, device: str, batch_size: int, *, embedding: dict[str, Any],
+    **columns: str | None,
 ) -> tuple[Baseline, TextData, Embedder]:
     """What check and monitor start from: the baseline, the rows of DATA and an embedder matching the baseline."""
     loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
     texts = _load(data, text_column, response_column, config, tracking_uri, **columns)
+    price = embedding["price_per_1k_tokens"]
+    embedding = {**embedding, "price_per_1k_tokens": config.embedding.price_per_1k_tokens if price is None else price}
     return loaded, texts, embedder_for_baseline(loaded.identity_, model, allowed_models=config.embedding.allowed_models,
-                                                device=device, batch_size=batch_size)
+                                                device=device, batch_size=batch_size, **embedding)
 
 
 def _exit_if_reached(fail_on: str | None, tiers: list[str], sink_failures: list[str] | None = None) -> None:

@@ -57,6 +57,7 @@ class Measurements:
     window: Mapping[str, Any] = field(default_factory=dict)
     invalid_rows: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    cost: Mapping[str, Any] = field(default_factory=dict)  # what embedding the window cost (EmbeddingUsage.report)
 
 
 def measure_side(
@@ -89,6 +90,7 @@ def measure(
     quality: Mapping[str, Any] | None = None,
     invalid_rows: Mapping[str, Any] | None = None,
     warnings: Sequence[str] = (),
+    cost: Mapping[str, Any] | None = None,
 ) -> Measurements:
     """The statistics of given window embeddings against ``baseline``; no decision yet."""
     x = checked_embeddings(prompt_embeddings, baseline.identity_.dimension, "prompt", holder="the window",
@@ -102,7 +104,7 @@ def measure(
     return Measurements(
         prompts=prompts, n_samples=int(x.shape[0]), responses=responses, quality=dict(quality or {}),
         projection=_projection(baseline, pair, texts, seed), window=dict(window or {}),
-        invalid_rows=dict(invalid_rows or {}), warnings=tuple(warnings),
+        invalid_rows=dict(invalid_rows or {}), warnings=tuple(warnings), cost=dict(cost or {}),
     )
 
 
@@ -158,11 +160,14 @@ def measure_texts(
     warnings += [data.invalid_summary()["warning"]] if data.mostly_invalid else []
     if responses is not None and baseline.responses_ is None:
         warnings.append("the baseline has no responses: response drift was not measured")
+    started = embedder.usage
     y = embedder.encode(list(responses)) if responses is not None and baseline.responses_ is not None else None
+    x = embedder.encode(texts)
     return measure(
-        baseline, embedder.encode(texts), response_embeddings=y, texts=texts, seed=seed, window=window_info,
+        baseline, x, response_embeddings=y, texts=texts, seed=seed, window=window_info,
         quality=quality.signals(baseline) if quality is not None else None,
         invalid_rows=data.invalid_summary() if data.n_invalid else {}, warnings=warnings,
+        cost=embedder.cost(since=started),
     )
 
 

@@ -41,6 +41,7 @@ Example (every key optional; relative paths are relative to the file)::
 
     [embedding]
     allowed_models = ["intfloat/e5-small-v2"]   # Hub models a baseline may name (else bundled or --model)
+    price_per_1k_tokens = 0.00002                # an endpoint's list price: reports carry the money
 
 Unknown keys, wrong types, negative levels and a review level above its critical level
 are errors that name the key, so a typo never silently falls back to a default. The
@@ -131,9 +132,11 @@ class FeedbackConfig(_Section):
 
 
 class EmbeddingConfig(_Section):
-    """Hub models a baseline's manifest may name; any other model must be given with --model."""
+    """Hub models a baseline's manifest may name (any other must be given with --model), and
+    what 1,000 embedded tokens cost (reports then carry each window's cost)."""
 
     allowed_models: list[str] = Field(default_factory=list)
+    price_per_1k_tokens: float | None = Field(default=None, ge=0)
 
 
 class MonitorConfig(_Section):

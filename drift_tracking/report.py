@@ -34,8 +34,10 @@ METRIC_PREFIX = "drift/"
 HISTORY_FIELDS = (
     "window", "tier", "drift_signal", "drift_kind", "metrics", "response_metrics", "quality",
     "tier_reasons", "retrain_recommended", "retrain_reason", "material_degradation", "n_samples",
-    "n_baseline", "baseline", "thresholds", "created_at",
+    "n_baseline", "baseline", "thresholds", "created_at", "cost",
 )
+# The numbers of a report's ``cost`` section that dashboards plot (``drift/cost/<name>``).
+COST_METRICS = ("texts", "embedded", "cache_hits", "tokens", "seconds", "amount")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ class DriftReport:
     have responses. ``cluster_shift`` is the per-baseline-cluster table (shares and
     change); ``novel_clusters`` lists window clusters with (almost) no baseline
     neighbours, with example texts. ``tier_reasons`` are the decision's reasons in words,
-    headline first; ``reasons`` the same as data.
+    headline first; ``reasons`` the same as data. ``cost`` says what embedding the window
+    took (:meth:`drift_tracking.embedding.EmbeddingUsage.report`: backend, texts, distinct
+    texts embedded, cache hits, tokens, seconds and, with a price, the amount).
     """
 
     tier: str
@@ -85,6 +89,7 @@ class DriftReport:
     warnings: list[str] = field(default_factory=list)
     created_at: str = ""
     projection: Projection | None = None
+    cost: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def assemble(
@@ -105,7 +110,7 @@ class DriftReport:
             retrain_recommended=decision.retrain_recommended, retrain_reason=decision.retrain_reason,
             material_degradation=decision.material_degradation, quality=dict(found.quality),
             window=dict(found.window), invalid_rows=dict(found.invalid_rows), warnings=warnings,
-            created_at=created_at, projection=found.projection,
+            created_at=created_at, projection=found.projection, cost=dict(found.cost),
         )
 
     def with_window(self, **window: Any) -> "DriftReport":
@@ -180,6 +185,14 @@ class DriftReport:
         out[f"{METRIC_PREFIX}tier_level"] = float(self.tier_level)
         out[f"{METRIC_PREFIX}n_samples"] = float(self.n_samples)
         return out
+
+    def cost_series(self) -> dict[str, float]:
+        """What embedding this window cost, keyed ``drift/cost/<name>``: texts asked for, distinct
+        texts embedded, cache hits, tokens, seconds and, when a price was set, the amount.
+
+        Empty for a report of given embeddings (nothing was embedded for it).
+        """
+        return {f"{METRIC_PREFIX}cost/{k}": float(self.cost[k]) for k in COST_METRICS if _finite(self.cost.get(k))}
 
     def decision_series(self) -> dict[str, float]:
         """The decision's numbers beside the metrics: novel clusters, retrain advice, levels used."""

@@ -134,15 +134,15 @@ def test_a_local_folder_baseline_needs_an_explicit_model(local_model, tmp_path, 
 
 
 def test_weights_that_differ_from_the_pin_are_refused_before_loading(local_model, baseline):
-    from drift_tracking import embedding
+    from drift_tracking.embedding import torch_backend
 
     _, decoy = local_model
-    loaded = embedding._load_model.cache_info().currsize
+    loaded = torch_backend.load_model.cache_info().currsize
     for chosen in (embedder_for_baseline(baseline.identity_, decoy, device="cpu"),
                    embedder_for_baseline(replace(baseline.identity_, weights_sha256="0" * 64), device="cpu")):
         with pytest.raises(ModelMismatchError, match="hash to weights .* but the baseline pins"):
             chosen.encode(["where is my parcel"])
-    assert embedding._load_model.cache_info().currsize == loaded  # neither model was loaded
+    assert torch_backend.load_model.cache_info().currsize == loaded  # neither model was loaded
 
 
 def test_check_with_a_local_folder_baseline_names_the_fix(local_model, baseline, healthy_window, tmp_path,

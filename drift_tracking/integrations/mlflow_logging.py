@@ -54,7 +54,7 @@ TAG_MAX = 5000  # MLflow's limit on a tag value
 
 def report_metrics(report: DriftReport) -> dict[str, float]:
     """The numbers a run records for one window, keyed as they appear in the MLflow UI."""
-    return report.metric_series()
+    return {**report.metric_series(), **report.cost_series()}
 
 
 def report_tags(report: DriftReport) -> dict[str, str]:

@@ -229,7 +229,8 @@ class WandbSink:
         run = self.run or self._start(report)
         step = report.step(default=len(self._history))
         self._history = report.history_with(list(history) or self._history)
-        payload: dict[str, Any] = {STEP_METRIC: step, **report.metric_series(), **report.decision_series()}
+        payload: dict[str, Any] = {STEP_METRIC: step, **report.metric_series(), **report.decision_series(),
+                                   **report.cost_series()}
         payload.update(self._media(wandb, report))
         run.log(payload)
         run.summary.update(summary_values(report, step))
