@@ -195,6 +195,20 @@ def levels_from_null(metric: str, values: list[float]) -> tuple[float, float, fl
     return round(review, 6), round(critical, 6), round(extreme, 6)
 
 
+def _ordered(metric: str, levels: list[float]) -> tuple[float, float, float]:
+    """Floors and review <= critical <= extreme again after interpolation.
+
+    Each level is interpolated on its own line, and lines of different slopes cross
+    when extrapolated far enough (a window larger than every calibrated size).
+    """
+    spec = registry.get(metric)
+    floor_review, floor_critical = spec.floor if spec else (0.0, 0.0)
+    review = max(levels[0], floor_review)
+    critical = max(levels[1], floor_critical, review)
+    extreme = max(levels[2], critical)
+    return round(review, 6), round(critical, 6), round(extreme, 6)
+
+
 def _interpolate(n: int, sizes: list[int], values: list[float]) -> float:
     """``values`` (one per size) at ``n``: linear in log-log between neighbours, the end slope outside."""
     if len(sizes) == 1:
@@ -220,7 +234,7 @@ def calibrated_levels(
     per_size = {s: {m: levels_from_null(m, v) for m, v in entries[s]["null"].items()} for s in sizes}
     metrics = [m for m in per_size[sizes[0]] if all(m in per_size[s] for s in sizes)]
     levels = {
-        m: tuple(round(_interpolate(window_size, sizes, [per_size[s][m][j] for s in sizes]), 6) for j in range(3))
+        m: _ordered(m, [_interpolate(window_size, sizes, [per_size[s][m][j] for s in sizes]) for j in range(3)])
         for m in metrics
     }
     detail: dict[str, Any] = {

@@ -123,6 +123,23 @@ def test_interpolation_follows_a_power_law_between_grid_sizes():
     assert _interpolate(500, [100, 1000], [0.0, 0.0]) == 0.0  # a null of zeros stays zero
 
 
+def test_levels_extrapolated_far_beyond_the_grid_keep_their_floors_and_order():
+    """Each level follows its own power law; lines of different slopes cross far enough out."""
+    from types import SimpleNamespace
+
+    from drift_tracking.calibration import calibrated_levels
+
+    rng = np.random.default_rng(3)
+    noisy, tight = (rng.normal(0.5, 0.1, 40) + 0.1).tolist(), rng.normal(0.45, 0.01, 40).tolist()
+    baseline = SimpleNamespace(calibration_={"sizes": {
+        "100": {"n_draws": 40, "n_reference": 900, "null": {"wasserstein": noisy}},
+        "200": {"n_draws": 40, "n_reference": 800, "null": {"wasserstein": tight}},
+    }})
+    for window_size in (150, 10**4, 10**8):
+        review, critical, extreme = calibrated_levels(baseline, window_size)[0]["wasserstein"]
+        assert review >= 0.08 and critical >= 0.10 and review <= critical <= extreme, window_size
+
+
 def test_leaving_the_chunk_out_raises_the_null(baseline, window_size):
     """A chunk compared to a reference that contains it looks closer than it is (biased low)."""
     ref = baseline.prompts_
