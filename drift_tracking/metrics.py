@@ -52,6 +52,17 @@ def scored_rows(n_window: int, seed: int) -> np.ndarray:
     return rows
 
 
+def novelty_scores(rows: np.ndarray, knn_reference: np.ndarray) -> np.ndarray:
+    """Each row's novelty score: its mean distance to its 3 nearest rows of the baseline's k-NN sample."""
+    return st.knn_distance(np.asarray(rows, dtype=np.float32), np.asarray(knn_reference, dtype=np.float32),
+                           _KNN_NEIGHBOURS)
+
+
+def far_cutoff(knn_scores: np.ndarray) -> float:
+    """The reference's own 99th-percentile novelty score: beyond it a point is far."""
+    return float(np.quantile(knn_scores, _FAR_QUANTILE))
+
+
 @dataclass(frozen=True)
 class SidePair:
     """One side (prompts or responses) of a comparison: reference and window embeddings.
@@ -92,13 +103,12 @@ class SidePair:
         if self.known_scores is not None:
             return self.known_scores
         rows = scored_rows(len(self.window), self.seed)
-        window = np.asarray(self.window[rows], dtype=np.float32)
-        return rows, st.knn_distance(window, np.asarray(self.knn_reference, dtype=np.float32), _KNN_NEIGHBOURS)
+        return rows, novelty_scores(self.window[rows], self.knn_reference)
 
     @cached_property
     def score_cutoff(self) -> float:
         """The reference's own 99th-percentile novelty score: beyond it a point is far."""
-        return float(np.quantile(self.knn_scores, _FAR_QUANTILE))
+        return far_cutoff(self.knn_scores)
 
     @cached_property
     def novel(self) -> st.NovelClusterResult:
