@@ -68,6 +68,7 @@ class BlockIndex:
     valid: dict[int, int]
     invalid: list[tuple[int, str, str, int]] = field(default_factory=list)  # (row in block, column, reason, window)
     undated: int = 0
+    responses: int = 0  # valid rows with a response
 
 
 def index_block(table: Any, slots: Slots) -> BlockIndex:
@@ -82,7 +83,8 @@ def index_block(table: Any, slots: Slots) -> BlockIndex:
         for one_column, one_reason in zip(column.split("\t"), reason.split("\t")):
             invalid.append((row, one_column, one_reason, int(keys[row])))
     undated = int(np.sum(ok & (keys < 0))) if slots.origin_ns is not None else 0
-    return BlockIndex(table.num_rows, dict(zip(found.tolist(), counts.tolist())), invalid, undated)
+    responses = int(table.num_rows - table.column(RESPONSE).null_count) if RESPONSE in table.column_names else 0
+    return BlockIndex(table.num_rows, dict(zip(found.tolist(), counts.tolist())), invalid, undated, responses)
 
 
 def window_rows(table: Any, slots: Slots, key: int) -> np.ndarray:

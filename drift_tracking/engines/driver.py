@@ -58,6 +58,7 @@ class LogIndex:
     invalid: list[tuple[int, str, str, int]] = field(default_factory=list)  # (row in the log, column, reason, window)
     n_rows: int = 0
     undated: int = 0
+    n_responses: int = 0
 
     def n_valid(self, key: int) -> int:
         return sum(found.get(key, 0) for found in self.valid)
@@ -89,6 +90,7 @@ def index_log(blocks: list[Any], slots: blk.Slots, runner: Runner) -> LogIndex:
         index.invalid.extend((index.n_rows + row, column, reason, w) for row, column, reason, w in found.invalid)
         index.n_rows += found.n_rows
         index.undated += found.undated
+        index.n_responses += found.responses
     return index
 
 
