@@ -207,6 +207,17 @@ def _ray_engine(address: str | None, device: str) -> Any:
     return RayEngine(address, gpus=device != "cpu")
 
 
+def _ray_inputs(baseline_uri: str, tracking_uri: str | None, data: str, config: Config, model: str | None,
+                batch_size: int) -> tuple[Baseline, Any, QualitySource | None]:
+    """What check and monitor on Ray start from: the baseline, its actors' embedder, the golden set."""
+    from drift_tracking.engines.ray_engine import embedder_factory
+
+    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
+    make_embedder = embedder_factory(model, baseline=loaded, allowed_models=config.embedding.allowed_models,
+                                     batch_size=batch_size)
+    return loaded, make_embedder, _ray_quality(config, data, make_embedder)
+
+
 def _ray_quality(config: Config, data: str, make_embedder: Any) -> QualitySource | None:
     """The golden set on the Ray engine (scored here); per-row rewards and flags are local-engine only."""
     if config.reward.column or config.feedback.path:
@@ -259,7 +270,7 @@ def baseline() -> None:
 
 
 @baseline.command("build")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @_data_options
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write.")
 @click.option("--clusters", type=click.IntRange(min=2), default=None, help="K-means clusters [default: sqrt(n)/3].")
@@ -359,7 +370,7 @@ def baseline_show(uri: str) -> None:
 
 # -- check ---------------------------------------------------------------------------
 @main.command(epilog=EXIT_CODES)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @_BASELINE_OPTION
 @_data_options
 @_FORMAT_OPTION
@@ -440,14 +451,9 @@ def _check_on_ray(
     config: Config, model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None,
 ) -> tuple[Monitor, DriftReport]:
     """``check --engine ray``: the window is read, embedded and measured on the cluster, decided here."""
-    from drift_tracking.engines.ray_engine import embedder_factory
-
-    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
-    make_embedder = embedder_factory(model, baseline=loaded, allowed_models=config.embedding.allowed_models,
-                                     batch_size=batch_size)
+    loaded, make_embedder, quality = _ray_inputs(baseline_uri, tracking_uri, data, config, model, batch_size)
     history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
     monitor = Monitor(loaded, policy=config.policy(), history=history, strict=strict)
-    quality = _ray_quality(config, data, make_embedder)
     report = _ray_engine(ray_address, device).check(
         loaded, data, make_embedder=make_embedder, monitor=monitor, text_column=text_column,
         response_column=response_column, window_info={"source": str(data)},
@@ -457,7 +463,7 @@ def _check_on_ray(
 
 # -- monitor -------------------------------------------------------------------------
 @main.command(epilog=EXIT_CODES)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @_BASELINE_OPTION
 @_data_options
 @click.option("--window", "freq", default=None,
@@ -534,14 +540,9 @@ def _monitor_on_ray(
     config: Config, model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None,
 ) -> tuple[Monitor, Any]:
     """``monitor --engine ray``: the monitor and its windows, each measured on the cluster as it comes."""
-    from drift_tracking.engines.ray_engine import embedder_factory
-
-    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
-    make_embedder = embedder_factory(model, baseline=loaded, allowed_models=config.embedding.allowed_models,
-                                     batch_size=batch_size)
+    loaded, make_embedder, quality = _ray_inputs(baseline_uri, tracking_uri, data, config, model, batch_size)
     runner = Monitor(loaded, policy=config.policy(), history=History.for_baseline(loaded, config.monitor.history),
                      min_window=config.monitor.min_window, strict=strict)
-    quality = _ray_quality(config, data, make_embedder)
     windows = _ray_engine(ray_address, device).monitor(
         loaded, data, config.monitor.window, monitor=runner, make_embedder=make_embedder, text_column=text_column,
         response_column=response_column, timestamp_column=config.monitor.timestamp_column,

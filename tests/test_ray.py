@@ -244,3 +244,27 @@ def test_ray_errors_are_one_line_exit_2(engine, baseline, tmp_path):
     reward = CliRunner().invoke(main, ["check", str(column), "--baseline", baseline_dir, "--engine", "ray",
                                        "--reward-column", "topic"])
     assert reward.exit_code == 2 and "--engine local" in reward.output
+
+
+@pytest.mark.slow
+def test_ray_at_scale_example_monitors_a_folder_of_parquet_days(engine, baseline, tmp_path):
+    """examples/ray_at_scale.py as a user runs it, joined to the test's cluster."""
+    import os
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "ray_at_scale.py"
+    address = ray_address()
+    out = subprocess.run([sys.executable, str(example), "--dir", str(tmp_path / "demo"), "--address", address,
+                          "--n-baseline", "400", "--per-day", "120", "--days", "3"],
+                         capture_output=True, text=True, env=dict(os.environ), check=False)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    lines = [line for line in out.stdout.splitlines() if line.startswith("window ")]
+    assert len(lines) == 3 and "tier ok" in lines[0] and "tier ok" not in lines[2]
+    assert (tmp_path / "demo" / "baseline" / "manifest.json").exists()
+
+
+def ray_address() -> str:
+    import ray
+
+    return ray.get_runtime_context().gcs_address

@@ -54,9 +54,10 @@ def embedder_factory(model: str | None = None, *, baseline: Baseline | None = No
 
     With ``baseline`` the embedder is the one :func:`~drift_tracking.embedding.embedder_for_baseline`
     chooses, refusing weights that do not hash to the baseline's pin. Actors share the
-    embedding cache at ``cache_dir`` (default: this machine's cache directory).
+    embedding cache at ``cache_dir`` (default: this machine's cache directory; False: none).
     """
-    options = {"batch_size": batch_size, "cache_dir": cache_dir or default_cache_dir(), "device": "auto"}
+    options = {"batch_size": batch_size, "cache_dir": default_cache_dir() if cache_dir is None else cache_dir,
+               "device": "auto"}
     if baseline is not None:
         return functools.partial(embedder_for_baseline, baseline.identity_, model, allowed_models=tuple(allowed_models),
                                  **options)

@@ -32,14 +32,46 @@ _NO_TEXT = "\t"  # joins the reasons of a row that is invalid in two columns
 
 
 def format_of(source: str) -> str:
-    """``json``, ``csv`` or ``parquet`` from the source's extension (a folder or glob names its files' one)."""
-    name = source.rstrip("/").split("?")[0].lower()
-    for suffix, fmt in FORMATS.items():
-        if name.endswith(suffix):
-            return fmt
-    raise DataError(
-        f"cannot tell the format of {source!r}; name files (or a glob) ending in {', '.join(FORMATS)}"
-    )
+    """``json``, ``csv`` or ``parquet`` from the source's extension (a folder's: from the files in it)."""
+    name = _first_file(source)[1] if not _suffix(source) else source
+    fmt = FORMATS.get(_suffix(name))
+    if fmt is None:
+        raise DataError(f"cannot tell the format of {source!r}; its files must end in {', '.join(FORMATS)}")
+    return fmt
+
+
+def _suffix(name: str) -> str:
+    tail = name.rstrip("/").rsplit("/", 1)[-1].lower()
+    return next((suffix for suffix in FORMATS if tail.endswith(suffix)), "")
+
+
+def _first_file(source: str) -> tuple[Any, str]:
+    """(file system, path) of ``source``, or of the first data file under it when it is a folder."""
+    import pyarrow.fs as pafs
+
+    try:
+        fs, path = pafs.FileSystem.from_uri(source)
+    except (pafs.ArrowInvalid, ValueError):  # a plain local path, or a scheme only fsspec knows
+        if "://" not in source:
+            fs, path = pafs.LocalFileSystem(), str(source)
+        else:
+            import fsspec
+
+            protocol, path = source.split("://", 1)
+            fs = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem(protocol)))
+    try:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.NotFound:
+            raise DataError(f"data file {source!r} not found; check the path or URL")
+        if info.type == pafs.FileType.Directory:
+            found = sorted(f.path for f in fs.get_file_info(pafs.FileSelector(path, recursive=True))
+                           if f.type == pafs.FileType.File and _suffix(f.path))
+            if not found:
+                raise DataError(f"{source!r} holds no {', '.join(FORMATS)} file")
+            path = found[0]
+    except OSError as exc:
+        raise DataError(f"cannot open {source!r}: {exc}") from None
+    return fs, path
 
 
 def read_log(source: str) -> Any:
@@ -61,18 +93,10 @@ def read_log(source: str) -> Any:
 
 
 def _csv_header(source: str) -> list[str]:
-    """The first CSV file's header, read through pyarrow's file systems (fsspec for other schemes)."""
-    import pyarrow.fs as pafs
-
-    try:
-        fs, path = pafs.FileSystem.from_uri(source)
-        if "*" in path or fs.get_file_info(path).type == pafs.FileType.Directory:
-            selector = pafs.FileSelector(path.split("*")[0].rsplit("/", 1)[0] if "*" in path else path, recursive=True)
-            path = sorted(f.path for f in fs.get_file_info(selector) if f.path.lower().endswith(".csv"))[0]
-        with fs.open_input_stream(path) as stream:
-            first = stream.read(1 << 16)
-    except (OSError, IndexError, ValueError) as exc:
-        raise DataError(f"cannot read the CSV header of {source!r}: {exc}") from None
+    """The (first) CSV file's header, so every column can be read as text."""
+    fs, path = _first_file(source)
+    with fs.open_input_stream(path) as stream:
+        first = stream.read(1 << 16)
     return next(csv.reader(io.StringIO(first.decode("utf-8-sig", "replace").splitlines()[0] + "\n")), [])
 
 
