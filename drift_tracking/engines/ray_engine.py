@@ -24,12 +24,14 @@ import functools
 import itertools
 import logging
 import os
+import re
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from drift_tracking import errors
 from drift_tracking.baseline import Baseline
 from drift_tracking.cache import default_cache_dir
 from drift_tracking.comparison import Measurements
@@ -311,7 +313,7 @@ def _digests(log: EmbeddedLog) -> dict[int, str]:
 
     ordered = log.dataset.select_columns([blk.PROMPT, blk.INVALID, blk.TIME]).map_batches(
         functools.partial(_keyed_prompts, slots=log.index.slots), batch_format="pyarrow").sort(["window", blk.PROMPT])
-    return ray.get(ray.remote(_hash_windows).remote(ordered))
+    return ray.get(ray.remote(num_cpus=0)(_hash_windows).remote(ordered))  # its sort needs every CPU
 
 
 def _keyed_prompts(batch: Any, slots: blk.Slots) -> Any:
@@ -359,7 +361,11 @@ def _errors(where: str) -> Iterator[None]:
 
 
 def _cause(exc: BaseException) -> DriftTrackingError | None:
-    """The package's own error inside a Ray failure (the innermost that is not a Ray wrapper)."""
+    """The package's own error inside a Ray failure (the innermost that is not a Ray wrapper).
+
+    A worker's exception reaches the driver pickled, without its ``__cause__``; when the
+    object is gone, its class and message are read back from the worker's traceback text.
+    """
     seen, todo, found = set(), [exc], None
     while todo:
         current = todo.pop()
@@ -369,4 +375,9 @@ def _cause(exc: BaseException) -> DriftTrackingError | None:
         if isinstance(current, DriftTrackingError) and "Ray" not in type(current).__name__:
             found = current
         todo.extend([getattr(current, "cause", None), current.__cause__, current.__context__])
+    if found is None:
+        last = re.findall(r"drift_tracking\.errors\.(\w+): ([^\n]+)", str(exc))
+        kind = getattr(errors, last[-1][0], None) if last else None
+        if isinstance(kind, type) and issubclass(kind, DriftTrackingError):
+            found = kind(last[-1][1])
     return found

@@ -183,8 +183,10 @@ class Embed:
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
-        rows = np.flatnonzero(np.asarray(batch.column(blk.INVALID).is_null().to_numpy(zero_copy_only=False)))
+        valid = np.asarray(batch.column(blk.INVALID).is_null().to_numpy(zero_copy_only=False))
         for text_column, embedding_column in self.columns:
+            present = np.asarray(batch.column(text_column).is_valid().to_numpy(zero_copy_only=False))
+            rows = np.flatnonzero(valid & present)  # a log without responses has none to embed
             out = np.zeros((batch.num_rows, self.dimension), dtype=np.float32)
             if rows.size:
                 out[rows] = self.embedder.encode(batch.column(text_column).take(rows).to_pylist())
