@@ -129,6 +129,18 @@ def test_projection_sketch_is_exact_to_capacity_and_close_past_it():
     assert abs(compressed.distance(reference_sorted) - exact) < 1e-3
 
 
+def test_ray_is_an_extra_that_the_core_and_the_cli_never_import():
+    import subprocess
+    import sys
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert not any(dep.startswith("ray") for dep in project["dependencies"])
+    assert any(dep.startswith("ray[data]") for dep in project["optional-dependencies"]["ray"])
+    code = "import sys, drift_tracking.cli, drift_tracking.engines.ray_engine; print('ray' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
 # -- a real Ray cluster ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def engine():
@@ -157,13 +169,25 @@ def test_20k_texts_on_ray_match_the_single_process_report(engine, baseline, embe
     local = Monitor(baseline, embedder=embedder).check(load_texts(path), window_info={"source": "window"})
     assert on_ray.n_samples == local.n_samples == 20_000
     assert on_ray.tier == local.tier and on_ray.tier != "ok"
-    assert on_ray.reasons == local.reasons or [r["metric"] for r in on_ray.reasons] == [r["metric"] for r in local.reasons]
-    for name, value in local.metrics.items():
-        assert on_ray.metrics[name] == pytest.approx(value, rel=1e-4, abs=1e-4), name
+    # the same findings in the same order; their values to float tolerance
+    assert [_finding(r) for r in on_ray.reasons] == [_finding(r) for r in local.reasons]
+    for a, b in zip(on_ray.reasons, local.reasons):
+        if b.get("value") is not None:  # findings without a value (calm, held ...) matched above
+            assert a["value"] == pytest.approx(b["value"], rel=1e-4, abs=1e-4), a
+    # the classifier's AUC (reported, never decided on) is an iterative fit on the same rows whose
+    # stopping point moves with the BLAS summation order, which differs between a Ray worker and here
+    loose = {"classifier_auc": 1e-3}
+    off = {name: (on_ray.metrics[name], value) for name, value in local.metrics.items()
+           if on_ray.metrics[name] != pytest.approx(value, rel=1e-4, abs=loose.get(name, 1e-4))}
+    assert not off, off
     assert on_ray.window["identity"] == local.window["identity"]
     assert on_ray.novel_clusters == local.novel_clusters and local.novel_clusters
     assert [r["cluster"] for r in on_ray.cluster_shift[:5]] == [r["cluster"] for r in local.cluster_shift[:5]]
     assert on_ray.thresholds == local.thresholds
+
+
+def _finding(reason: dict) -> tuple:
+    return tuple(reason.get(k) for k in ("kind", "tier", "metric", "level", "count", "is_extreme"))
 
 
 def _log_with_faults(tmp_path: Path) -> Path:
