@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -44,8 +43,25 @@ def rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+class PeakRss:
+    """The highest RSS of this process while the block runs, sampled every 20 ms."""
+
+    def __enter__(self) -> "PeakRss":
+        import threading
+
+        self.peak, self._stop = rss_mb(), threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
 
 
 def synthetic_baseline(n: int = 5000, seed: int = 0):
@@ -97,11 +113,12 @@ def driver_memory(rows: int, block_rows: int, address: str) -> dict:
     refs = [make.remote(seed, block_rows) for seed in seeds]  # made in the cluster, never here
     ray.wait(refs, num_returns=len(refs))
     before, start = rss_mb(), time.perf_counter()
-    index = index_log(refs, blk.Slots(), engine.runner)
-    measured = measure_window(baseline, index, 0, engine.runner, with_texts=True)
+    with PeakRss() as watch:
+        index = index_log(refs, blk.Slots(), engine.runner)
+        measured = measure_window(baseline, index, 0, engine.runner, with_texts=True)
     seconds = time.perf_counter() - start
-    out = {"rows": rows, "driver_rss_before_mb": round(before, 1), "driver_peak_mb": round(peak_mb(), 1),
-           "driver_added_mb": round(peak_mb() - before, 1), "stats_seconds": round(seconds, 1),
+    out = {"rows": rows, "driver_rss_before_mb": round(before, 1), "driver_peak_mb": round(watch.peak, 1),
+           "driver_added_mb": round(watch.peak - before, 1), "stats_seconds": round(seconds, 1),
            "wasserstein_sketch": measured.prompts.metrics["wasserstein"],
            "novel_cluster_share": measured.prompts.metrics["novel_cluster_share"]}
     if rows <= 200_000:  # the exact value needs the whole window here: only where it fits
@@ -133,13 +150,13 @@ def throughput(n_texts: int, cpus: int) -> dict:
     local = time.perf_counter() - start
     engine = RayEngine(num_cpus=cpus)
     engine.connect()
-    start = time.perf_counter()
-    engine.check(baseline, str(path), make_embedder=embedder_factory(baseline=baseline, cache_dir=False))
-    on_ray = time.perf_counter() - start
     make = embedder_factory(baseline=baseline, cache_dir=False)
     start = time.perf_counter()
-    log = engine.load(str(path), make, responses=False)
+    log = engine.load(str(path), make, responses=False)  # read + validate + embed + index: the actors' share
     embed_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    engine.check(baseline, str(path), make_embedder=make)
+    on_ray = time.perf_counter() - start
     actors = max(1, cpus)
     return {"texts": n_texts, "local_rows_per_s": n_texts / local, "ray_rows_per_s": n_texts / on_ray,
             "ray_load_embed_s": embed_seconds, "actors": actors,
@@ -156,7 +173,7 @@ def gpu_table(per_actor: float, stats_seconds: float, rows: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--block-rows", type=int, default=50_000)
     parser.add_argument("--cpus", type=int, default=2)
