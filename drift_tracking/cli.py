@@ -25,7 +25,8 @@ from drift_tracking.comparison import compare
 from drift_tracking.config import Config, load_config
 from drift_tracking.data import TextData, load_texts
 from drift_tracking.embedding import BACKENDS, Embedder, embedder_for_baseline
-from drift_tracking.errors import DriftTrackingError
+from drift_tracking.engines import ENGINES
+from drift_tracking.errors import ConfigError, DriftTrackingError
 from drift_tracking.integrations import load_baseline
 from drift_tracking.integrations.mlflow_registry import register_baseline
 from drift_tracking.integrations.mlflow_sink import MlflowSink
@@ -221,6 +222,49 @@ def _load(data: str, text_column: str, response_column: str | None, config: Conf
     return texts
 
 
+def _engine_options(func: Any) -> Any:
+    func = click.option("--ray-address", default=None,
+                        help="Ray cluster for --engine ray (auto, ray://HOST:10001) [default: $RAY_ADDRESS, else a "
+                             "local one].")(func)
+    func = click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                        help="Where to read, embed and measure: this process, or a Ray cluster (pip install "
+                             "'drift-tracking[ray]'; DATA may then be a folder, a glob or a URL such as s3://...).")(func)
+    return func
+
+
+def _in_process_backend_only(embedding: dict[str, Any]) -> None:
+    """Ray's actors embed with the in-process torch model; other backends run on the local engine."""
+    if (embedding.get("backend") or "torch") != "torch" or embedding.get("endpoint"):
+        raise click.UsageError("--engine ray embeds with the in-process torch model: drop --backend and "
+                               "--embedding-endpoint, or use --engine local")
+
+
+def _ray_engine(address: str | None, device: str) -> Any:
+    from drift_tracking.engines.ray_engine import RayEngine  # imports no Ray until it connects
+
+    return RayEngine(address, gpus=device != "cpu")
+
+
+def _ray_inputs(baseline_uri: str, tracking_uri: str | None, data: str, config: Config, model: str | None,
+                batch_size: int) -> tuple[Baseline, Any, QualitySource | None]:
+    """What check and monitor on Ray start from: the baseline, its actors' embedder, the golden set."""
+    from drift_tracking.engines.ray_engine import embedder_factory
+
+    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
+    make_embedder = embedder_factory(model, baseline=loaded, allowed_models=config.embedding.allowed_models,
+                                     batch_size=batch_size)
+    return loaded, make_embedder, _ray_quality(config, data, make_embedder)
+
+
+def _ray_quality(config: Config, data: str, make_embedder: Any) -> QualitySource | None:
+    """The golden set on the Ray engine (scored here); per-row rewards and flags are local-engine only."""
+    if config.reward.column or config.feedback.path:
+        raise ConfigError("--reward-column and --feedback read every row's value: use --engine local for them")
+    if not config.golden.path:
+        return None
+    return QualitySource.from_config(config, data, None, embedder=make_embedder())
+
+
 def _policy_options(func: Any) -> Any:
     options = [
         click.option("--feedback", "feedback_path", type=click.Path(dir_okay=False), default=None,
@@ -264,7 +308,7 @@ def baseline() -> None:
 
 
 @baseline.command("build")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @_data_options
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write.")
 @click.option("--clusters", type=click.IntRange(min=2), default=None, help="K-means clusters [default: sqrt(n)/3].")
@@ -290,6 +334,7 @@ def baseline() -> None:
 @click.option("--wandb-project", default="drift-tracking", show_default=True, help="W&B project for --wandb.")
 @click.option("--wandb-dir", type=click.Path(file_okay=False), default=None,
               help="Where an offline W&B run is written [default: ./wandb].")
+@_engine_options
 def baseline_build(
     data: str,
     text_column: str,
@@ -312,11 +357,26 @@ def baseline_build(
     wandb_project: str,
     wandb_dir: str | None,
     embedding: dict[str, Any],
+    engine: str,
+    ray_address: str | None,
 ) -> None:
     """Embed DATA (.jsonl, .csv, .parquet) and save a checksummed baseline to --out."""
     if Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())) and not force:
         raise click.BadParameter(f"{out} already exists and is not empty; pass --force to overwrite it", param_hint="--out")
     config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
+    if engine == "ray":
+        from drift_tracking.engines.ray_engine import embedder_factory
+
+        _in_process_backend_only(embedding)
+        make_embedder = embedder_factory(model, batch_size=batch_size)
+        quality = _ray_quality(config, data, make_embedder)
+        reference = reference_values(golden=quality.golden) if quality else {}
+        click.echo(f"Embedding {data} on Ray ...", err=True)
+        built = _ray_engine(ray_address, device).build_baseline(
+            data, make_embedder, text_column=text_column, response_column=response_column, n_clusters=clusters,
+            window_size=window_size, seed=seed, quality=reference)
+        _save_built(built, out, force, register_name, aliases, tracking_uri, use_wandb, wandb_project, wandb_dir)
+        return
     texts = _load(data, text_column, response_column, config, tracking_uri)
     embedder = _embedder(model, device, batch_size, **embedding)
     quality = _quality(config, data, texts, embedder)
@@ -327,6 +387,12 @@ def baseline_build(
     built = Baseline(n_clusters=clusters, window_size=window_size, seed=seed).fit_texts(
         texts.prompts, texts.responses, embedder=embedder, ids=texts.ids, quality=reference, source=str(data),
     )
+    _save_built(built, out, force, register_name, aliases, tracking_uri, use_wandb, wandb_project, wandb_dir)
+
+
+def _save_built(built: Baseline, out: str, force: bool, register_name: str | None, aliases: tuple[str, ...],
+                tracking_uri: str | None, use_wandb: bool, wandb_project: str, wandb_dir: str | None) -> None:
+    """Save a fitted baseline and register it where asked (both engines)."""
     path = built.save(out, overwrite=force)
     click.echo(f"Saved baseline {built.version} ({len(built)} samples, {built.prompts_.n_clusters} clusters) to {path}")
     if register_name:
@@ -346,7 +412,7 @@ def baseline_show(uri: str) -> None:
 
 # -- check ---------------------------------------------------------------------------
 @main.command(epilog=EXIT_CODES)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @_BASELINE_OPTION
 @_data_options
 @_FORMAT_OPTION
@@ -363,6 +429,7 @@ def baseline_show(uri: str) -> None:
 @_model_options
 @_backend_options
 @_sink_options
+@_engine_options
 def check(
     data: str,
     baseline_uri: str,
@@ -387,6 +454,8 @@ def check(
     wandb_project: str,
     wandb_dir: str | None,
     embedding: dict[str, Any],
+    engine: str,
+    ray_address: str | None,
 ) -> None:
     """Compare the production window in DATA to a baseline and print the decision.
 
@@ -395,13 +464,18 @@ def check(
     """
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column,
                      feedback_path=feedback_path, history_dir=history_dir)
-    loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
-                                             model, device, batch_size, embedding=embedding)
-    history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
-    monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder, strict=strict)
-    quality = _quality(config, data, texts, embedder)
-    report = monitor.check(texts, window_info={"source": str(data)},
-                           quality=quality.for_rows() if quality else None)
+    if engine == "ray":
+        _in_process_backend_only(embedding)
+        monitor, report = _check_on_ray(data, baseline_uri, tracking_uri, text_column, response_column, config,
+                                        model, device, batch_size, strict, ray_address)
+    else:
+        loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column,
+                                                 config, model, device, batch_size, embedding=embedding)
+        history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
+        monitor = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder, strict=strict)
+        quality = _quality(config, data, texts, embedder)
+        report = monitor.check(texts, window_info={"source": str(data)},
+                               quality=quality.for_rows() if quality else None)
     if out:
         Path(out).write_text(report.to_json())
     sinks = open_sinks(
@@ -417,9 +491,24 @@ def check(
     _exit_if_reached(fail_on, [report.tier], failures)
 
 
+def _check_on_ray(
+    data: str, baseline_uri: str, tracking_uri: str | None, text_column: str, response_column: str | None,
+    config: Config, model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None,
+) -> tuple[Monitor, DriftReport]:
+    """``check --engine ray``: the window is read, embedded and measured on the cluster, decided here."""
+    loaded, make_embedder, quality = _ray_inputs(baseline_uri, tracking_uri, data, config, model, batch_size)
+    history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
+    monitor = Monitor(loaded, policy=config.policy(), history=history, strict=strict)
+    report = _ray_engine(ray_address, device).check(
+        loaded, data, make_embedder=make_embedder, monitor=monitor, text_column=text_column,
+        response_column=response_column, window_info={"source": str(data)},
+        quality=quality.for_rows() if quality else None)
+    return monitor, report
+
+
 # -- monitor -------------------------------------------------------------------------
 @main.command(epilog=EXIT_CODES)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @_BASELINE_OPTION
 @_data_options
 @click.option("--window", "freq", default=None,
@@ -437,6 +526,7 @@ def check(
 @_model_options
 @_backend_options
 @_sink_options
+@_engine_options
 def monitor(
     data: str, baseline_uri: str, text_column: str, response_column: str | None, freq: str | None,
     timestamp_column: str | None, min_window: int | None, fmt: str, strict: bool, fail_on: str | None,
@@ -444,6 +534,7 @@ def monitor(
     config_path: str | None, history_dir: str | None, golden_path: str | None, reward_column: str | None,
     feedback_path: str | None, device: str, batch_size: int, use_mlflow: bool, tracking_uri: str | None,
     experiment: str, use_wandb: bool, wandb_project: str, wandb_dir: str | None, embedding: dict[str, Any],
+    engine: str, ray_address: str | None,
 ) -> None:
     """Split the log in DATA into consecutive time windows and check each against the baseline.
 
@@ -454,20 +545,27 @@ def monitor(
     """
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path,
                      history_dir=history_dir, freq=freq, timestamp_column=timestamp_column, min_window=min_window)
-    loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column, config,
-                                             model, device, batch_size, embedding=embedding,
-                                             timestamp_column=config.monitor.timestamp_column)
-    history = History.for_baseline(loaded, config.monitor.history)
-    runner = Monitor(loaded, policy=config.policy(), history=history, embedder=embedder,
-                     min_window=config.monitor.min_window, strict=strict)
-    quality = _quality(config, data, texts, embedder)
+    if engine == "ray":
+        _in_process_backend_only(embedding)
+        runner, windows = _monitor_on_ray(data, baseline_uri, tracking_uri, text_column, response_column, config,
+                                          model, device, batch_size, strict, ray_address)
+    else:
+        loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column,
+                                                 config, model, device, batch_size, embedding=embedding,
+                                                 timestamp_column=config.monitor.timestamp_column)
+        runner = Monitor(loaded, policy=config.policy(), history=History.for_baseline(loaded, config.monitor.history),
+                         embedder=embedder, min_window=config.monitor.min_window, strict=strict)
+        quality = _quality(config, data, texts, embedder)
+        windows = runner.run(texts, config.monitor.window, quality_for=quality.for_rows if quality else None)
+    history = runner.history
+    assert history is not None
     sinks = open_sinks(
         use_mlflow=use_mlflow, use_wandb=use_wandb, tracking_uri=tracking_uri, experiment=experiment,
         wandb_project=wandb_project, wandb_dir=wandb_dir, run_name=f"monitor {Path(data).name}",
     )
     reports, skipped, failures = [], [], []
     try:
-        for result in runner.run(texts, config.monitor.window, quality_for=quality.for_rows if quality else None):
+        for result in windows:
             if result.report is None:
                 skipped.append(result.skipped)
                 click.echo(f"note: {result.skipped}", err=True)
@@ -483,6 +581,21 @@ def monitor(
         click.echo(json.dumps({"windows": [r.to_dict() for r in reports], "skipped": skipped,
                                "history": str(history.path)}, indent=2))
     _exit_if_reached(fail_on, [r.tier for r in reports], failures)
+
+
+def _monitor_on_ray(
+    data: str, baseline_uri: str, tracking_uri: str | None, text_column: str, response_column: str | None,
+    config: Config, model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None,
+) -> tuple[Monitor, Any]:
+    """``monitor --engine ray``: the monitor and its windows, each measured on the cluster as it comes."""
+    loaded, make_embedder, quality = _ray_inputs(baseline_uri, tracking_uri, data, config, model, batch_size)
+    runner = Monitor(loaded, policy=config.policy(), history=History.for_baseline(loaded, config.monitor.history),
+                     min_window=config.monitor.min_window, strict=strict)
+    windows = _ray_engine(ray_address, device).monitor(
+        loaded, data, config.monitor.window, monitor=runner, make_embedder=make_embedder, text_column=text_column,
+        response_column=response_column, timestamp_column=config.monitor.timestamp_column,
+        quality=quality.for_rows() if quality else None)
+    return runner, windows
 
 
 def format_window_line(report: Any) -> str:

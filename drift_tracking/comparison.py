@@ -208,14 +208,19 @@ def _with_examples(clusters: Sequence[Mapping[str, Any]], texts: Sequence[str] |
     return out
 
 
+def projection_rows(n_baseline: int, n_window: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded baseline and window rows (sorted positions) a report's projection plots."""
+    rng = np.random.default_rng(seed)
+    b_idx = np.sort(rng.choice(n_baseline, min(n_baseline, _PLOT_BASELINE_POINTS), replace=False))
+    return b_idx, np.sort(rng.choice(n_window, min(n_window, _PLOT_WINDOW_POINTS), replace=False))
+
+
 def _projection(
     baseline: "Baseline", pair: registry.SidePair, texts: Sequence[str] | None, seed: int
 ) -> Projection:
-    rng = np.random.default_rng(seed)
     ref = baseline.prompts_
     x = pair.window
-    b_idx = np.sort(rng.choice(len(ref.embeddings_), min(len(ref.embeddings_), _PLOT_BASELINE_POINTS), replace=False))
-    w_idx = np.sort(rng.choice(len(x), min(len(x), _PLOT_WINDOW_POINTS), replace=False))
+    b_idx, w_idx = projection_rows(len(ref.embeddings_), len(x), seed)
     return Projection(
         baseline_xy=ref.project(ref.embeddings_[b_idx]),
         baseline_cluster=ref.labels_[b_idx],

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -30,11 +30,37 @@ from drift_tracking import statistics as st
 Direction = Literal["up", "down"]
 #: Fewest window points every metric is defined on (the classifier's folds, MMD's pairs).
 MIN_WINDOW = 20
-_MAX_SCORED = 5000  # window points given a novelty score
 _KNN_NEIGHBOURS = 3
 _FAR_QUANTILE = 0.99
-_MMD_SAMPLES = 1000  # per side: the permutation test's kernel matrix is (2 * 1000)^2
-_CLASSIFIER_SAMPLES = 1000  # per side, 3 folds: the AUC is reported, not decided on
+#: Window points given a novelty score (a seeded sample: see :func:`scored_rows`).
+MAX_SCORED = 5000
+#: Rows per side of the MMD test: its kernel matrix is (2 * 1000)^2.
+MMD_SAMPLES = 1000
+#: Rows per side and folds of the classifier: the AUC is reported, not decided on.
+CLASSIFIER_SAMPLES = 1000
+CLASSIFIER_FOLDS = 3
+
+
+def scored_rows(n_window: int, seed: int) -> np.ndarray:
+    """Positions (sorted) of the window rows given a novelty score: a seeded sample of at most 5,000.
+
+    Every engine scores these rows, so a window measured whole or in pieces finds the
+    same far points and novel clusters.
+    """
+    rows = np.random.default_rng([seed, 3]).permutation(n_window)[:MAX_SCORED]
+    rows.sort()
+    return rows
+
+
+def novelty_scores(rows: np.ndarray, knn_reference: np.ndarray) -> np.ndarray:
+    """Each row's novelty score: its mean distance to its 3 nearest rows of the baseline's k-NN sample."""
+    return st.knn_distance(np.asarray(rows, dtype=np.float32), np.asarray(knn_reference, dtype=np.float32),
+                           _KNN_NEIGHBOURS)
+
+
+def far_cutoff(knn_scores: np.ndarray) -> float:
+    """The reference's own 99th-percentile novelty score: beyond it a point is far."""
+    return float(np.quantile(knn_scores, _FAR_QUANTILE))
 
 
 @dataclass(frozen=True)
@@ -76,15 +102,13 @@ class SidePair:
         """(rows of a seeded sample of at most 5,000 window points, their novelty scores)."""
         if self.known_scores is not None:
             return self.known_scores
-        rows = np.random.default_rng([self.seed, 3]).permutation(len(self.window))[:_MAX_SCORED]
-        rows.sort()
-        window = np.asarray(self.window[rows], dtype=np.float32)
-        return rows, st.knn_distance(window, np.asarray(self.knn_reference, dtype=np.float32), _KNN_NEIGHBOURS)
+        rows = scored_rows(len(self.window), self.seed)
+        return rows, novelty_scores(self.window[rows], self.knn_reference)
 
     @cached_property
     def score_cutoff(self) -> float:
         """The reference's own 99th-percentile novelty score: beyond it a point is far."""
-        return float(np.quantile(self.knn_scores, _FAR_QUANTILE))
+        return far_cutoff(self.knn_scores)
 
     @cached_property
     def novel(self) -> st.NovelClusterResult:
@@ -97,7 +121,48 @@ class SidePair:
 
     @cached_property
     def mmd(self) -> st.MMDResult:
-        return st.mmd(self.reference, self.window, max_samples=_MMD_SAMPLES, seed=self.seed)
+        return st.mmd(self.reference, self.window, max_samples=MMD_SAMPLES, seed=self.seed)
+
+    @cached_property
+    def sliced_wasserstein(self) -> float:
+        return st.wasserstein(self.reference, self.window, seed=self.seed)
+
+    @cached_property
+    def classifier_auc(self) -> float:
+        return st.classifier_auc(self.reference, self.window, max_samples=CLASSIFIER_SAMPLES, n_folds=CLASSIFIER_FOLDS,
+                                 seed=self.seed)
+
+    @cached_property
+    def outlier_share(self) -> float:
+        return float(np.mean(self.assignment[1] > self.novelty_cutoff))
+
+
+class Pair(Protocol):
+    """What a metric's ``compute`` may read: a :class:`SidePair`, or a window summarised in pieces.
+
+    A distributed engine (:mod:`drift_tracking.engines`) never holds a whole window; it
+    merges partial results into an object with these attributes (counts, the shared
+    seeded samples' results, the sliced Wasserstein from merged projection sketches) and
+    the registry computes every metric from it as from a :class:`SidePair`.
+    """
+
+    reference_counts: np.ndarray
+    seed: int
+
+    @property
+    def window_counts(self) -> np.ndarray: ...
+    @property
+    def novel(self) -> st.NovelClusterResult: ...
+    @property
+    def unexplained(self) -> st.UnexplainedResult: ...
+    @property
+    def mmd(self) -> st.MMDResult: ...
+    @property
+    def sliced_wasserstein(self) -> float: ...
+    @property
+    def classifier_auc(self) -> float: ...
+    @property
+    def outlier_share(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +182,7 @@ class Metric:
     """
 
     name: str
-    compute: Callable[[SidePair], float]
+    compute: Callable[["Pair"], float]
     title: str
     reason: str = ""
     share: bool = False
@@ -184,7 +249,7 @@ def deciding() -> tuple[Metric, ...]:
     return tuple(m for m in _REGISTRY.values() if m.decides)
 
 
-def compute_all(pair: SidePair, only: tuple[str, ...] | None = None) -> dict[str, float]:
+def compute_all(pair: "Pair", only: tuple[str, ...] | None = None) -> dict[str, float]:
     """Every registered metric (or those named in ``only``) of one side pair."""
     chosen = all_metrics() if only is None else tuple(_REGISTRY[name] for name in only)
     return {m.name: float(m.compute(pair)) for m in chosen}
@@ -202,7 +267,7 @@ register(Metric(
 ))
 register(Metric(
     "wasserstein",
-    compute=lambda p: st.wasserstein(p.reference, p.window, seed=p.seed),
+    compute=lambda p: p.sliced_wasserstein,
     title="Normalised Wasserstein distance",
     reason="embedding distribution moved (normalised Wasserstein {value:.3f} >= {level:.3f})",
     decides=True, floor=(0.08, 0.10), timeseries=True,
@@ -237,15 +302,14 @@ register(Metric(
 ))
 register(Metric(
     "classifier_auc",
-    compute=lambda p: st.classifier_auc(p.reference, p.window, max_samples=_CLASSIFIER_SAMPLES, n_folds=3,
-                                        seed=p.seed),
+    compute=lambda p: p.classifier_auc,
     title="Window-vs-baseline classifier ROC AUC",
     reason="a classifier tells window from baseline (ROC AUC {value:.2f} >= {level:.2f})",
     timeseries=True,
 ))
 register(Metric(
     "outlier_share",
-    compute=lambda p: float(np.mean(p.assignment[1] > p.novelty_cutoff)),
+    compute=lambda p: p.outlier_share,
     title="Share of prompts beyond the baseline's 99th-percentile distance",
     reason="{value:.1%} of prompts lie beyond the baseline's 99th-percentile distance (>= {level:.1%})",
     share=True, decides=True, floor=(0.02, 0.04), extreme=EXTREME_SHARE,

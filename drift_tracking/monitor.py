@@ -26,7 +26,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - not POSIX: appends stay atomic, index 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from drift_tracking.comparison import Measurements
     from drift_tracking.baseline import Baseline
     from drift_tracking.quality import QualityInputs
     from drift_tracking.report import DriftReport
@@ -161,12 +162,17 @@ def window_identity(prompts: Sequence[str], start: str | None = None, end: str |
     The prompts are hashed in sorted order, each length-prefixed, so a re-export of the
     same rows in another order is recognised and no two different lists collide.
     """
+    return {"content_sha256": prompts_digest(sorted(prompts)), "start": start, "end": end}
+
+
+def prompts_digest(sorted_prompts: Iterable[str]) -> str:
+    """sha256 of the prompts, each length-prefixed, in the (sorted) order given; streams any iterable."""
     digest = hashlib.sha256()
-    for text in sorted(prompts):
+    for text in sorted_prompts:
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
-    return {"content_sha256": digest.hexdigest(), "start": start, "end": end}
+    return digest.hexdigest()
 
 
 def _identity_of(window: "Sequence[str] | TextData", info: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +261,13 @@ def parse_frequency(freq: str) -> "pd.Timedelta":
     return delta
 
 
+def window_origin(first: "pd.Timestamp", delta: "pd.Timedelta") -> "pd.Timestamp":
+    """Where the first window starts: the first time floored to the window length (to the day past a day)."""
+    import pandas as pd
+
+    return first.floor(delta) if delta <= pd.Timedelta(days=1) else first.floor("1D")
+
+
 def split_windows(timestamps: Sequence[str | None], freq: str) -> tuple[list[TimeWindow], int]:
     """Consecutive windows of length ``freq`` covering the timestamps, and the rows without one.
 
@@ -269,7 +282,7 @@ def split_windows(timestamps: Sequence[str | None], freq: str) -> tuple[list[Tim
     valid = times.notna()
     if not valid.any():
         raise DataError("no row has a usable timestamp; check --timestamp-column")
-    origin = times[valid].min().floor(delta) if delta <= pd.Timedelta(days=1) else times[valid].min().floor("1D")
+    origin = window_origin(times[valid].min(), delta)
     slot = ((times[valid] - origin) // delta).astype(int)
     windows = [
         TimeWindow(i, origin + i * delta, origin + (i + 1) * delta, [])
@@ -338,15 +351,24 @@ class Monitor:
         if self.strict:
             _refuse_mostly_invalid(window, info.get("name") or info.get("source") or "the window")
         info["identity"] = _identity_of(window, info)
-        key = _identity_key({"window": info})
         found = measure_texts(self.baseline, window, embedder=self.embedder or Embedder(self.baseline.identity_.name),
                               seed=self.seed, window_info=info, quality=quality)
+        return self.record(found)
+
+    def record(self, found: "Measurements") -> "DriftReport":
+        """Decide a measured window with the history and record it (what :meth:`check` does after measuring).
+
+        ``found.window`` carries the window's ``identity``; an engine that measured the
+        window elsewhere (:mod:`drift_tracking.engines`) hands its measurements here.
+        """
+        key = _identity_key({"window": dict(found.window)})
         with self._locked() as records:
             self.records = records
             position = next((i for i, r in enumerate(records) if _identity_key(r) == key), None)
             first = records[position] if position is not None else None
             self.decided_with = distinct_windows(records[:position] if position is not None else records)
-            index = (first.get("window") or {}).get("index") if first is not None else self._index_for(info.get("index"))
+            index = ((first.get("window") or {}).get("index") if first is not None
+                     else self._index_for(found.window.get("index")))
             report = decide_report(replace(found, window={**found.window, "index": index}), self.baseline,
                                    self.policy, self.decided_with)
             if first is not None:

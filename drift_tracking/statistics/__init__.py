@@ -28,6 +28,12 @@ module                 question
 ``nearest_centroid``   :func:`assign_nearest`: the baseline cluster of each point.
 =====================  ==================================================================
 
+Pieces for a window measured in parts (a distributed engine): :class:`ProjectionSketch`
+merges sorted projections for the sliced Wasserstein; :func:`paired_subsample_indices`,
+:func:`mmd_of_samples` and :func:`auc_of_samples` run MMD and the classifier on rows
+gathered by position; :func:`far_groups`, :func:`join_groups` and
+:func:`summarise_groups` are the steps of :func:`group_far_points`.
+
 Each function's docstring is its spec: the formula, the parameters, a runnable example
 (collected by the test suite) and the paper or library it follows. The expensive
 statistics subsample at random (seeded with ``seed``) so that 50k x 50k samples of 384-d
@@ -38,31 +44,58 @@ argument.
 
 from __future__ import annotations
 
+from drift_tracking.statistics._validation import paired_subsample_indices
 from drift_tracking.statistics.best_bin_estimation import UnexplainedResult, estimate_from_scores, unexplained_share
 from drift_tracking.statistics.cluster_shift import cluster_shift
-from drift_tracking.statistics.domain_classifier import classifier_auc
+from drift_tracking.statistics.domain_classifier import auc_of_samples, classifier_auc
 from drift_tracking.statistics.jensen_shannon import js_divergence
-from drift_tracking.statistics.mmd import MMDResult, mmd
-from drift_tracking.statistics.nearest_centroid import assign_nearest
+from drift_tracking.statistics.mmd import MMDResult, mmd, mmd_of_samples
+from drift_tracking.statistics.nearest_centroid import assign_nearest, nearest_unchecked
 from drift_tracking.statistics.nearest_neighbours import knn_distance, knn_lists, scores_without
-from drift_tracking.statistics.novel_clusters import NovelClusterResult, group_far_points, novel_clusters
-from drift_tracking.statistics.wasserstein import wasserstein
+from drift_tracking.statistics.novel_clusters import (
+    NovelClusterResult,
+    far_groups,
+    group_far_points,
+    group_reach,
+    join_groups,
+    novel_clusters,
+    summarise_groups,
+)
+from drift_tracking.statistics.wasserstein import (
+    ProjectionSketch,
+    projection_directions,
+    sorted_projections,
+    wasserstein,
+    wasserstein_sorted,
+)
 
 __all__ = [
     "MMDResult",
     "NovelClusterResult",
+    "ProjectionSketch",
     "UnexplainedResult",
     "assign_nearest",
+    "auc_of_samples",
     "classifier_auc",
     "cluster_shift",
     "estimate_from_scores",
+    "far_groups",
     "group_far_points",
+    "group_reach",
+    "join_groups",
     "js_divergence",
     "knn_distance",
     "knn_lists",
     "mmd",
+    "mmd_of_samples",
+    "nearest_unchecked",
     "novel_clusters",
+    "paired_subsample_indices",
+    "projection_directions",
     "scores_without",
+    "sorted_projections",
+    "summarise_groups",
     "unexplained_share",
     "wasserstein",
+    "wasserstein_sorted",
 ]

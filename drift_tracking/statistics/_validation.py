@@ -98,3 +98,17 @@ def subsample_indices(n: int, max_samples: int, rng: np.random.Generator) -> np.
     if n <= max_samples:
         return np.arange(n)
     return np.sort(rng.choice(n, size=max_samples, replace=False))
+
+
+def paired_subsample_indices(
+    n_reference: int, n_current: int, max_samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """The rows :func:`subsample` keeps of each side (reference first) and the generator after both draws.
+
+    The statistics that subsample both sides and go on drawing (MMD's bandwidth points and
+    permutations) take the generator from here, so a caller that holds only the window's
+    drawn rows (a distributed window, gathered by position) gets the same numbers.
+    """
+    rng = np.random.default_rng(seed)
+    ia = subsample_indices(n_reference, max_samples, rng)
+    return ia, subsample_indices(n_current, max_samples, rng), rng

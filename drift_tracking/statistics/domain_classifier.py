@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from drift_tracking.statistics._validation import check_pair, positive_int, subsample
+from drift_tracking.statistics._validation import check_pair, paired_subsample_indices, positive_int
 
 
 def classifier_auc(
@@ -60,9 +60,12 @@ def classifier_auc(
     """
     a, b = check_pair(reference, current)
     max_samples, n_folds = _check_options(a, b, max_samples, n_folds)
-    rng = np.random.default_rng(seed)
-    xs = subsample(a, max_samples, rng)
-    ys = subsample(b, max_samples, rng)
+    ia, ib, _ = paired_subsample_indices(a.shape[0], b.shape[0], max_samples, seed)
+    return auc_of_samples(a[ia], b[ib], n_folds=n_folds, seed=seed)
+
+
+def auc_of_samples(xs: np.ndarray, ys: np.ndarray, *, n_folds: int = 5, seed: int = 0) -> float:
+    """:func:`classifier_auc` on rows already drawn by :func:`~._validation.paired_subsample_indices`."""
     X = np.vstack([xs, ys]).astype(np.float32)
     y = np.concatenate([np.zeros(xs.shape[0], dtype=np.int64), np.ones(ys.shape[0], dtype=np.int64)])
     return _out_of_fold_auc(X, y, n_folds, seed)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from drift_tracking.statistics._validation import check_pair, positive_int, subsample
+from drift_tracking.statistics._validation import check_pair, paired_subsample_indices, positive_int
 
 _MAX_MEDIAN_POINTS = 1000
 _PERMUTATIONS_PER_BLOCK = 128
@@ -77,8 +77,19 @@ def mmd(
     """
     a, b = check_pair(reference, current)
     max_samples, n_permutations = _check_options(a, b, max_samples, n_permutations, bandwidth)
-    rng = np.random.default_rng(seed)
-    xs, ys = subsample(a, max_samples, rng), subsample(b, max_samples, rng)
+    ia, ib, rng = paired_subsample_indices(a.shape[0], b.shape[0], max_samples, seed)
+    return mmd_of_samples(a[ia], b[ib], rng, n_permutations=n_permutations, bandwidth=bandwidth)
+
+
+def mmd_of_samples(
+    xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator, *, n_permutations: int = 200,
+    bandwidth: float | None = None,
+) -> MMDResult:
+    """:func:`mmd` on rows already drawn by :func:`~._validation.paired_subsample_indices`, with its generator.
+
+    The bandwidth points and the permutations continue ``rng``, so the rows and the
+    generator of one ``seed`` give :func:`mmd`'s result wherever the rows were gathered.
+    """
     m, n = xs.shape[0], ys.shape[0]
     z = np.vstack([xs, ys]).astype(np.float32)
     if bandwidth is None:

@@ -115,11 +115,55 @@ def group_far_points(
     shares with :func:`~drift_tracking.statistics.unexplained_share`.
     """
     cur = np.asarray(current[sub], dtype=np.float32)
-    min_size = max(float(min_cluster_size), float(min_cluster_share) * current.shape[0])
-    groups = _dense_groups(cur, np.flatnonzero(scores > cutoff), current.shape[0], min_size, n_clusters, seed)
+    groups = far_groups(cur, scores, cutoff, current.shape[0], min_cluster_size=min_cluster_size,
+                        min_cluster_share=min_cluster_share, n_clusters=n_clusters, seed=seed)
     labels = _label_window(current, sub, cur, groups)
-    found = [_describe(gid, group, cur, sub, labels, scores, cutoff) for gid, group in enumerate(groups)]
-    return _largest_first(labels, found, cutoff)
+    sizes = [int(np.sum(labels == gid)) for gid in range(len(groups))]
+    clusters, relabel = summarise_groups(groups, cur, sub, sizes, scores, cutoff, current.shape[0])
+    novel_mask = labels >= 0
+    return NovelClusterResult(share=float(novel_mask.mean()), labels=relabel[labels], novel_mask=novel_mask,
+                              clusters=clusters, cutoff=cutoff)
+
+
+def far_groups(
+    cur: np.ndarray, scores: np.ndarray, cutoff: float, n_current: int, *, min_cluster_size: int = 5,
+    min_cluster_share: float = 0.01, n_clusters: int | None = None, seed: int = 0,
+) -> list[_Group]:
+    """Step 2 of :func:`novel_clusters`: the groups of the scored rows ``cur`` (of a window of ``n_current``)."""
+    min_size = max(float(min_cluster_size), float(min_cluster_share) * n_current)
+    return _dense_groups(cur, np.flatnonzero(scores > cutoff), n_current, min_size, n_clusters, seed)
+
+
+def group_reach(cur: np.ndarray, groups: list[_Group]) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's centre and radius (its farthest member): how far it reaches unscored window points."""
+    centres = np.vstack([c for c, _ in groups])
+    radius = np.array([np.linalg.norm(cur[m] - c, axis=1).max() for c, m in groups])
+    return centres, radius
+
+
+def join_groups(x: np.ndarray, centres: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """The group each unscored row of ``x`` joins (its nearest centre, if within that radius), else -1."""
+    nearest, d = nearest_unchecked(np.asarray(x, dtype=np.float32), centres, 8192)
+    return np.where(d <= radius[nearest], nearest, -1)
+
+
+def summarise_groups(
+    groups: list[_Group], cur: np.ndarray, sub: np.ndarray, sizes: list[int], scores: np.ndarray, cutoff: float,
+    n_current: int,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Step 3: the report rows of the groups, largest first, and the map from group index to its new id.
+
+    ``sizes`` counts every window point in each group (scored members and joined points);
+    the map has -1 in its last slot, so ``relabel[labels]`` keeps -1 for points in no group.
+    """
+    found = [_describe(gid, group, cur, sub, size, scores, cutoff, n_current)
+             for gid, (group, size) in enumerate(zip(groups, sizes))]
+    order = sorted(range(len(found)), key=lambda i: (-found[i]["size"], i))
+    relabel = np.full(len(found) + 1, -1, dtype=np.int64)
+    for new_id, old_id in enumerate(order):
+        relabel[old_id] = new_id
+        found[old_id]["id"] = new_id
+    return [found[i] for i in order], relabel
 
 
 def _check_options(
@@ -181,44 +225,22 @@ def _label_window(b: np.ndarray, sub: np.ndarray, cur: np.ndarray, groups: list[
     for gid, (_, members) in enumerate(groups):
         labels[sub[members]] = gid
     if groups and sub.size < b.shape[0]:
-        centres = np.vstack([c for c, _ in groups])
-        radius = np.array([np.linalg.norm(cur[m] - c, axis=1).max() for c, m in groups])
         rest = np.setdiff1d(np.arange(b.shape[0]), sub, assume_unique=True)
-        nearest, d = nearest_unchecked(b[rest].astype(np.float32, copy=False), centres, 8192)
-        inside = d <= radius[nearest]
-        labels[rest[inside]] = nearest[inside]
+        labels[rest] = join_groups(b[rest], *group_reach(cur, groups))
     return labels
 
 
 def _describe(
-    gid: int, group: _Group, cur: np.ndarray, sub: np.ndarray, labels: np.ndarray, dist: np.ndarray, cutoff: float
+    gid: int, group: _Group, cur: np.ndarray, sub: np.ndarray, size: int, dist: np.ndarray, cutoff: float, n: int
 ) -> dict[str, Any]:
     """The report row of group ``gid``: its size, share, distance ratio and closest members."""
     centre, members = group
     d_centre = np.linalg.norm(cur[members] - centre, axis=1)
     closest = members[np.argsort(d_centre, kind="stable")[:_MAX_MEMBERS]]
-    size = int(np.sum(labels == gid))
     return {
         "id": gid,
         "size": size,
-        "share": size / labels.shape[0],
+        "share": size / n,
         "distance_ratio": float(np.median(dist[members]) / cutoff) if cutoff > 0 else math.inf,
         "members": [int(sub[i]) for i in closest],
     }
-
-
-def _largest_first(labels: np.ndarray, found: list[dict[str, Any]], cutoff: float) -> NovelClusterResult:
-    """The result with clusters renumbered 0, 1, ... by decreasing size (ties keep their order)."""
-    order = sorted(range(len(found)), key=lambda i: (-found[i]["size"], i))
-    relabel = np.full(len(found) + 1, -1, dtype=np.int64)
-    for new_id, old_id in enumerate(order):
-        relabel[old_id] = new_id
-        found[old_id]["id"] = new_id
-    novel_mask = labels >= 0
-    return NovelClusterResult(
-        share=float(novel_mask.mean()),
-        labels=relabel[labels],  # -1 stays -1 (last slot)
-        novel_mask=novel_mask,
-        clusters=[found[i] for i in order],
-        cutoff=cutoff,
-    )

@@ -8,6 +8,7 @@ a sort and a weighted sum, no optimal-transport solver.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,25 +69,37 @@ def wasserstein(reference: Any, current: Any, *, n_projections: int = 64, seed: 
         pa = np.sort(a.astype(np.float64))[None, :]
         pb = np.sort(b.astype(np.float64))[None, :]
     else:
-        pa, pb = _sorted_projections(a, b, positive_int(n_projections, "n_projections"), seed)
+        directions = projection_directions(a.shape[1], positive_int(n_projections, "n_projections"), seed, a.dtype)
+        pa, pb = sorted_projections(a, directions), sorted_projections(b.astype(a.dtype, copy=False), directions)
+    return wasserstein_sorted(pa, pb)
+
+
+def projection_directions(dim: int, n_projections: int = 64, seed: int = 0, dtype: Any = np.float32) -> np.ndarray:
+    """The seeded unit directions of :func:`wasserstein`, shape (dim, n_projections), in ``dtype``."""
+    rng = np.random.default_rng(seed)
+    directions = rng.standard_normal((dim, n_projections))
+    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+    return directions.astype(dtype)
+
+
+def sorted_projections(x: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` projected on ``directions``: (K, n) float64, each row sorted.
+
+    Projections are per row, so a window projected in pieces and merged gives the same
+    values as projected whole.
+    """
+    # (K, n) contiguous rows so each row sorts in place quickly.
+    projected = np.ascontiguousarray((x @ directions).T, dtype=np.float64)
+    projected.sort(axis=1)
+    return projected
+
+
+def wasserstein_sorted(pa: np.ndarray, pb: np.ndarray) -> float:
+    """:func:`wasserstein` from both samples' sorted projections, (K, n) and (K, m)."""
     # In blocks of directions: the gathered quantile arrays are (block, n + m) float64.
     step = _DIRECTIONS_PER_BLOCK
     w1 = np.concatenate([_w1_sorted(pa[i : i + step], pb[i : i + step]) for i in range(0, pa.shape[0], step)])
     return _mean_over_reference_spread(w1, pa, pb)
-
-
-def _sorted_projections(a: np.ndarray, b: np.ndarray, n_projections: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both samples projected on ``n_projections`` seeded unit directions: (K, n) and (K, m), rows sorted."""
-    rng = np.random.default_rng(seed)
-    directions = rng.standard_normal((a.shape[1], n_projections))
-    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
-    directions = directions.astype(a.dtype)
-    # (K, n) contiguous rows so each row sorts in place quickly.
-    pa = np.ascontiguousarray((a @ directions).T, dtype=np.float64)
-    pb = np.ascontiguousarray((b.astype(a.dtype, copy=False) @ directions).T, dtype=np.float64)
-    pa.sort(axis=1)
-    pb.sort(axis=1)
-    return pa, pb
 
 
 def _w1_sorted(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -112,13 +125,101 @@ def _w1_sorted(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.abs(u[:, iu] - v[:, iv]) @ weights
 
 
-def _mean_over_reference_spread(w1: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> float:
+def _mean_over_reference_spread(
+    w1: np.ndarray, pa: np.ndarray, pb: np.ndarray, pb_weights: np.ndarray | None = None
+) -> float:
     """Mean over directions of W1 / std of the reference projections (pooled std where that is 0)."""
     scale = pa.std(axis=1)
     flat = scale <= 0
-    if np.any(flat):
+    if np.any(flat) and pb_weights is None:
         pooled = np.concatenate([pa[flat], pb[flat]], axis=1).std(axis=1)
         scale[flat] = pooled
+    elif np.any(flat):
+        values = np.concatenate([pa[flat], pb[flat]], axis=1)
+        weights = np.concatenate([np.ones_like(pa[flat]), pb_weights[flat]], axis=1)
+        mean = np.average(values, axis=1, weights=weights)
+        scale[flat] = np.sqrt(np.average((values - mean[:, None]) ** 2, axis=1, weights=weights))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(scale > 0, w1 / np.where(scale > 0, scale, 1.0), 0.0)
     return float(np.mean(ratio))
+
+
+@dataclass(frozen=True)
+class ProjectionSketch:
+    """A mergeable summary of a sample's sorted projections, for :func:`wasserstein` of a window in pieces.
+
+    ``values`` (K, p) holds each direction's points sorted, ``weights`` (K, p) their masses
+    (None: every point has mass 1). A sketch of at most ``capacity`` points per direction
+    is exact: :meth:`distance` then runs :func:`wasserstein_sorted` on every projection and
+    gives :func:`wasserstein`'s number. Past ``capacity``, :meth:`merge` compresses each
+    direction to ``capacity`` equal-mass points, each at the mean of its mass:
+
+        v_k = (Q(k W / c + W / c) - Q(k W / c)) / (W / c),   Q(t) = integral_0^t F^-1(s) ds
+
+    (W the total mass, c = ``capacity``). A compression moves the window's distribution
+    by at most (range of the values) / c in Wasserstein-1 and preserves its mean exactly.
+    """
+
+    values: np.ndarray
+    weights: np.ndarray | None = None
+    capacity: int = 32_768
+
+    @classmethod
+    def of(cls, x: np.ndarray, directions: np.ndarray, capacity: int = 32_768) -> "ProjectionSketch":
+        """The sketch of rows ``x`` (exact until ``capacity`` rows)."""
+        return cls(sorted_projections(x, directions), None, capacity).merge([])
+
+    @property
+    def mass(self) -> float:
+        return float(self.values.shape[1] if self.weights is None else self.weights[0].sum())
+
+    def merge(self, others: "list[ProjectionSketch]") -> "ProjectionSketch":
+        """This sketch and ``others`` as one (compressed if they hold more than ``capacity`` points)."""
+        parts = [self, *others]
+        values = np.concatenate([p.values for p in parts], axis=1)
+        if all(p.weights is None for p in parts):
+            weights = None
+        else:
+            weights = np.concatenate([np.ones_like(p.values) if p.weights is None else p.weights for p in parts], axis=1)
+        if len(parts) > 1:
+            order = np.argsort(values, axis=1, kind="stable")
+            values = np.take_along_axis(values, order, axis=1)
+            weights = None if weights is None else np.take_along_axis(weights, order, axis=1)
+        if values.shape[1] <= self.capacity:
+            return ProjectionSketch(values, weights, self.capacity)
+        return _compressed(values, weights, self.capacity)
+
+    def distance(self, reference: np.ndarray) -> float:
+        """:func:`wasserstein` between the sorted reference projections (K, n) and this sample."""
+        if self.weights is None:
+            return wasserstein_sorted(reference, self.values)
+        w1 = np.array([_w1_weighted(reference[k], self.values[k], self.weights[k]) for k in range(reference.shape[0])])
+        return _mean_over_reference_spread(w1, reference, self.values, self.weights)
+
+
+def _compressed(values: np.ndarray, weights: np.ndarray | None, capacity: int) -> ProjectionSketch:
+    """Each direction's points as ``capacity`` equal-mass points at the means of their masses."""
+    k, p = values.shape
+    w = np.ones_like(values) if weights is None else weights
+    out = np.empty((k, capacity), dtype=np.float64)
+    for row in range(k):
+        cum_mass = np.concatenate([[0.0], np.cumsum(w[row])])
+        cum_value = np.concatenate([[0.0], np.cumsum(w[row] * values[row])])
+        total = cum_mass[-1]
+        bounds = np.linspace(0.0, total, capacity + 1)
+        # Q(t): the integral of the quantile function up to mass t, linear within each point's mass.
+        idx = np.clip(np.searchsorted(cum_mass, bounds, side="left"), 1, p)
+        q = cum_value[idx - 1] + (bounds - cum_mass[idx - 1]) * values[row, idx - 1]
+        out[row] = np.diff(q) / (total / capacity)
+    np.maximum.accumulate(out, axis=1, out=out)  # rounding must not unsort the means
+    return ProjectionSketch(out, np.full((k, capacity), w[0].sum() / capacity), capacity)
+
+
+def _w1_weighted(u: np.ndarray, v: np.ndarray, weights: np.ndarray) -> float:
+    """Exact 1-D Wasserstein-1 between sorted ``u`` (unit masses) and sorted ``v`` with masses ``weights``."""
+    cum_v = np.cumsum(weights) / weights.sum()
+    grid = np.unique(np.concatenate([np.arange(u.size + 1) / u.size, [0.0], cum_v]))
+    mid = (grid[:-1] + grid[1:]) / 2
+    iu = np.minimum((mid * u.size).astype(np.int64), u.size - 1)
+    iv = np.minimum(np.searchsorted(cum_v, mid, side="right"), v.size - 1)
+    return float(np.abs(u[iu] - v[iv]) @ np.diff(grid))
