@@ -93,12 +93,17 @@ def _readme_table(title: str) -> list[list[str]]:
 
 
 def test_readme_defaults_are_the_cli_defaults():
-    rows = _readme_table("option")
-    assert len(rows) >= 10
-    for option, default, commands in rows:
+    """Both ways: each default the README states is the help's, and each default the help shows is in the README."""
+    documented = set()
+    for option, default, commands in _readme_table("option"):
         for command in (c.strip() for c in commands.split(",")):
             assert command in COMMANDS, f"README names an unknown command {command!r}"
             assert _default_text(_option(command, option)) == default, (command, option)
+            documented.add((command, option, default))
+    shown = {(name, p.opts[0], _default_text(p)) for name, command in COMMANDS.items() for p in command.params
+             if isinstance(p, click.Option) and _default_text(p) is not None}
+    assert shown - documented == set(), "defaults the help shows but the README's table does not"
+    assert len(documented) >= 30
 
 
 def test_readme_exit_codes_are_the_cli_exit_codes():
