@@ -17,8 +17,10 @@ its files must hash to the weights the baseline pins before a single text is emb
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -205,7 +207,13 @@ def _load_model(target: str, device: str) -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        from sentence_transformers import SentenceTransformer
+        # transformers prints "[INFO] Running in WANDB offline mode" on import when
+        # WANDB_MODE=offline; stdout carries `--format json`, so the line is logged instead.
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            from sentence_transformers import SentenceTransformer
+        for line in printed.getvalue().splitlines():
+            log.info("%s", line)
 
         try:
             with _quiet_transformers():
