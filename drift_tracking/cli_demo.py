@@ -91,7 +91,8 @@ def demo(
 
     Nothing leaves the machine and nothing is written outside DIR: the bundled model
     embeds, MLflow writes to a SQLite store in DIR, W&B runs offline in DIR/wandb, and
-    DIR/report/report.html shows both windows without either. About 30 s on 2 CPU cores.
+    DIR/report/report.html shows both windows without either. Under a minute on 2 idle CPU
+    cores with an empty embedding cache (benchmarks/bench_demo.py times each stage).
     """
     check_output_dir(workdir, "--dir", force=force, ours=DEMO_FILES)
     if n_window > n_baseline // 2:
