@@ -189,11 +189,12 @@ def _pin_changes(manifest: dict[str, Any], pin: Pin) -> list[str]:
 
 def _read_manifest(root: Path, kind: str, supported_versions: set[int]) -> dict[str, Any]:
     if not root.is_dir():
-        raise ArtifactError(f"baseline not found: {root} is not a directory")
+        raise ArtifactError(f"baseline not found: {root} " + ("is a file, not a folder" if root.is_file()
+                                                              else "does not exist"))
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise ArtifactError(
-            f"{root} is not a drift-tracking {kind}: {MANIFEST} is missing "
+            f"{root} is not a saved drift-tracking baseline: {MANIFEST} is missing "
             "(was the save interrupted? rebuild it with `drift-tracking baseline build`)"
         )
     try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from drift_tracking.cli_common import EXIT_CODES_EPILOG, TRACKING_URI_HELP, tracking_store
 from drift_tracking.integrations.mlflow_gate import NO_KEY, Gate, GateError, GateRule, run_evaluation
 from drift_tracking.integrations.mlflow_logging import bounded_http_retries, first_line
 from drift_tracking.integrations.webhook import WebhookReceiver
@@ -39,9 +40,7 @@ def _rule_options(func: Any) -> Any:
         show_default=True,
         help="Lowest tier that blocks. With 'critical', a review tier passes with a warning tag.",
     )(func)
-    func = click.option(
-        "--tracking-uri", default=None, help="MLflow tracking and registry URI [default: $MLFLOW_TRACKING_URI]."
-    )(func)
+    func = click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)(func)
     return func
 
 
@@ -51,7 +50,7 @@ def _rule(block_on: str, block_kinds: tuple[str, ...]) -> Any:
 
 
 def _gate(tracking_uri: str | None, block_on: str, block_kinds: tuple[str, ...], **options: Any) -> Any:
-    return Gate(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), rule=_rule(block_on, block_kinds), **options)
+    return Gate(tracking_store(tracking_uri, lookup=True), rule=_rule(block_on, block_kinds), **options)
 
 
 @click.group()
@@ -66,7 +65,7 @@ def gate() -> None:
     """
 
 
-@gate.command()
+@gate.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--model", "name", required=True, help="Registered model name.")
 @click.option("--version", required=True, help="Model version to promote.")
 @click.option("--alias", default=None, help="Alias to set when allowed, e.g. champion.")
@@ -100,7 +99,8 @@ def gate() -> None:
               help="Promote even if blocked or refused; needs --reason, recorded with your user name.")
 @click.option("--reason", default=None, help="Why the override is justified (kept on the version and the run).")
 @click.option("--dry-run", is_flag=True, help="Decide and print what would happen; change nothing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: the outcome and its reasons for people; json: one JSON object on stdout.")
 def promote(
     name: str, version: str, alias: str | None, stage: str | None, archive_existing: bool, run_id: str | None,
     baseline_uri: str | None, window: str | None, golden: str | None, golden_baseline_accuracy: float | None,
@@ -222,7 +222,7 @@ def _as_dict(result: Any) -> dict[str, Any]:
     }
 
 
-@gate.command()
+@gate.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--port", type=click.IntRange(0, 65535), required=True, help="Port to listen on (0 picks a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; put a TLS proxy in front before exposing it.")

@@ -33,6 +33,12 @@ _FIGURE_CAPTIONS = {
     "cluster_shares": "Clusters whose share of traffic changed most between baseline and window.",
     "metric_timeseries": "Drift metrics over windows, with review and critical thresholds.",
 }
+#: The file each figure is written to, in a report folder and in an MLflow run alike.
+FIGURE_FILES = {
+    "cluster_scatter": "cluster_scatter.png",
+    "cluster_shares": "cluster_shares.png",
+    "metric_timeseries": "metric_timeseries.png",
+}
 _MAX_SHIFT_ROWS = 60
 _MAX_EXAMPLE_CHARS = 400
 
@@ -259,3 +265,26 @@ def write_html(report: DriftReport | Mapping[str, Any], path: str | Path,
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(report, history=history, figures_png=figures_png), encoding="utf-8")
     return path
+
+
+def write_report_folder(
+    report: DriftReport, folder: str | Path, history: Iterable[Any] | None = None, *,
+    json_name: str = "report.json", html_name: str = "report.html",
+) -> list[Path]:
+    """The report as files a person opens without a server: JSON, the HTML page and each figure as PNG.
+
+    Each figure is drawn once and reused in the page (drawing is most of the cost outside
+    embedding). ``history`` (report dicts, oldest first, ending with this one) feeds the
+    metric time series. Returns the files written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    history = list(history) if history is not None else None
+    written = [folder / json_name]
+    written[0].write_text(report.to_json(), encoding="utf-8")
+    png = {name: plots.png_bytes(fig) for name, fig in plots.report_figures(report, history).items()}
+    for name, data in png.items():
+        written.append(folder / FIGURE_FILES.get(name, f"{name}.png"))
+        written[-1].write_bytes(data)
+    written.append(write_html(report, folder / html_name, history=history, figures_png=png))
+    return written

@@ -185,3 +185,14 @@ def not_found_uri():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+#: Fixtures that load the real model or start a server: a test using any of them is ``slow``,
+#: so ``pytest -m "not slow"`` is the fast inner loop (tests that embed without them say so).
+_SLOW_FIXTURES = {"embedder", "baseline", "local_model", "mlflow_server", "mlflow_client"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

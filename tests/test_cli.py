@@ -31,6 +31,7 @@ def test_help_reads_well():
     assert "--fail-on" in _run("check", "--help").output
 
 
+@pytest.mark.slow  # embeds with the real model
 def test_build_then_check_json(tmp_path, baseline_samples, files):
     data = tmp_path / "base.parquet"
     demo.write(baseline_samples[:600], data)

@@ -39,6 +39,7 @@ def test_identity_pins_model_files(embedder):
     assert ModelIdentity.from_dict(identity.to_dict()) == identity
 
 
+@pytest.mark.slow  # loads the real model
 def test_cache_serves_repeated_texts_and_keeps_order(tmp_path):
     emb = Embedder(device="cpu", cache_dir=tmp_path)
     texts = ["refund for order 1234", "track my package", "refund for order 1234"]

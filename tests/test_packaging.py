@@ -27,13 +27,13 @@ def _imports_demo(node: ast.AST) -> bool:
 
 
 def test_the_core_never_imports_the_demo_data():
-    """Only the CLI's ``demo`` command imports drift_tracking.demo, inside the command, when it runs."""
+    """Only the CLI's ``demo`` command (cli_demo.py) imports drift_tracking.demo, inside a function, when it runs."""
     allowed: set[int] = set()
-    cli = ast.parse((PACKAGE / "cli.py").read_text(encoding="utf-8"))
+    cli = ast.parse((PACKAGE / "cli_demo.py").read_text(encoding="utf-8"))
     for node in ast.walk(cli):
-        if isinstance(node, ast.FunctionDef) and node.name == "demo":
+        if isinstance(node, ast.FunctionDef):
             allowed |= {id(n) for n in ast.walk(node)}
-    trees = {path: (cli if path == PACKAGE / "cli.py" else ast.parse(path.read_text(encoding="utf-8")))
+    trees = {path: (cli if path == PACKAGE / "cli_demo.py" else ast.parse(path.read_text(encoding="utf-8")))
              for path in PACKAGE.rglob("*.py") if "demo" not in path.relative_to(PACKAGE).parts}
     offenders = [f"{path.relative_to(ROOT)}:{node.lineno}"
                  for path, tree in trees.items() for node in ast.walk(tree)

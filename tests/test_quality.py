@@ -146,6 +146,7 @@ def test_check_cli_judges_golden_accuracy_against_the_configured_baseline(baseli
     assert len((tmp_path / "hist" / "drift_history.jsonl").read_text().splitlines()) == 1
 
 
+@pytest.mark.slow  # embeds with the real model
 def test_baseline_build_stores_the_good_period_quality(baseline_samples, golden, tmp_path):
     from click.testing import CliRunner
 

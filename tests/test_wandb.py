@@ -162,6 +162,7 @@ def test_mode_is_offline_without_a_key(monkeypatch):
 
 
 # -- baseline artifacts ---------------------------------------------------------------
+@pytest.mark.slow  # embeds with the real model
 def test_baseline_build_logs_an_artifact_with_aliases(tmp_path):
     from click.testing import CliRunner
 
@@ -215,6 +216,7 @@ def test_download_offline_says_to_pass_a_local_path(monkeypatch):
 
 
 # -- the example ------------------------------------------------------------------------
+@pytest.mark.slow  # runs the example: the real model and a W&B run
 def test_monitor_example_writes_an_offline_run(tmp_path):
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "wandb_monitor.py"), "--dir", str(tmp_path),

@@ -6,7 +6,10 @@ and a model is loaded once per process however many embedders use it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -18,6 +21,8 @@ from drift_tracking.embedding.files import hash_model_files, local_model_folder
 from drift_tracking.embedding.identity import RUNTIME_NAMES, TORCH, ModelIdentity, with_probe
 from drift_tracking.errors import DriftTrackingError
 
+log = logging.getLogger(__name__)
+
 
 @functools.lru_cache(maxsize=4)
 def load_model(target: str, device: str) -> Any:
@@ -25,7 +30,13 @@ def load_model(target: str, device: str) -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        from sentence_transformers import SentenceTransformer
+        # transformers prints "[INFO] Running in WANDB offline mode" on import when
+        # WANDB_MODE=offline; stdout carries `--format json`, so the line is logged instead.
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            from sentence_transformers import SentenceTransformer
+        for line in printed.getvalue().splitlines():
+            log.info("%s", line)
 
         try:
             with _quiet_transformers():

@@ -29,8 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drift_tracking import plots
-from drift_tracking.html_report import write_html
+from drift_tracking.html_report import write_report_folder
 from drift_tracking.integrations.common import first_line, scoped_env
 from drift_tracking.report import DriftReport
 
@@ -43,11 +42,6 @@ REPORT_HTML = "drift_report.html"
 CLUSTER_SHIFT_TABLE = "drift_cluster_shift.json"
 NOVEL_PROMPTS_TABLE = "drift_novel_prompts.json"
 WINDOWS_DIR = "windows"
-FIGURE_FILES = {
-    "cluster_scatter": "cluster_scatter.png",
-    "cluster_shares": "cluster_shares.png",
-    "metric_timeseries": "metric_timeseries.png",
-}
 _PARAM_MAX = 500  # MLflow's limit on a param value
 TAG_MAX = 5000  # MLflow's limit on a tag value
 
@@ -128,12 +122,7 @@ def log_report_to_run(
 
 def write_report_files(report: DriftReport, history: Sequence[Mapping[str, Any]], folder: Path) -> None:
     """The per-window files (JSON, HTML, PNGs) into ``folder``: one rendering, logged as a whole."""
-    (folder / REPORT_JSON).write_text(report.to_json())
-    # Drawing is most of the cost outside embedding: render each figure once, reuse it in the HTML.
-    png = {name: plots.png_bytes(fig) for name, fig in plots.report_figures(report, history).items()}
-    for name, data in png.items():
-        (folder / FIGURE_FILES.get(name, f"{name}.png")).write_bytes(data)
-    write_html(report, folder / REPORT_HTML, history=history, figures_png=png)
+    write_report_folder(report, folder, history, json_name=REPORT_JSON, html_name=REPORT_HTML)
 
 
 def report_tables(report: DriftReport) -> dict[str, list[dict[str, Any]]]:
