@@ -131,7 +131,7 @@ def _backend_options(func: Any) -> Any:
     options = [
         click.option("--price-per-1k-tokens", type=click.FloatRange(min=0), default=None,
                      help="What 1,000 embedded tokens cost (an endpoint's list price); reports then carry the "
-                          "window's cost [default: [embedding] price_per_1k_tokens in --config]."),
+                          "window's cost [default: the config's embedding.price_per_1k_tokens, else none]."),
         click.option("--embedding-endpoint", metavar="URL", default=None,
                      help="Embed through an OpenAI-compatible /v1/embeddings endpoint instead of in-process; "
                           "--model names the served model; the key is read from $DRIFT_TRACKING_EMBEDDING_API_KEY "
