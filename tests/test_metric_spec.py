@@ -72,5 +72,5 @@ def test_every_built_in_metric_states_its_facts_once():
         if metric.decides:
             assert metric.direction == "up"
     assert [m.name for m in registry.deciding()] == [
-        "js_divergence", "wasserstein", "novel_cluster_share", "outlier_share"
+        "js_divergence", "wasserstein", "novel_cluster_share", "unexplained_share", "outlier_share"
     ]
