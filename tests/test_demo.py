@@ -40,7 +40,9 @@ _USER_SETTINGS = ("MLFLOW_TRACKING_URI", "WANDB_DIR", "WANDB_DATA_DIR", "WANDB_C
 
 def _run_demo(cwd: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
     """The README's ``drift-tracking demo``, word for word (sizes included), in ``cwd``, with a cold cache."""
-    env = {k: v for k, v in os.environ.items() if k not in _USER_SETTINGS}
+    # WANDB_SERVICE is what an earlier in-process W&B run of this test session left behind: a fresh
+    # shell has none, and with it the demo's run would be written by that session's service.
+    env = {k: v for k, v in os.environ.items() if k not in _USER_SETTINGS and k != "WANDB_SERVICE"}
     env["DRIFT_TRACKING_CACHE_DIR"] = str(cache)  # cold: no vector comes from another test's batch
     script = Path(sys.executable).parent / "drift-tracking"
     return subprocess.run([str(script), *args, "demo", "--device", "cpu"],

@@ -41,7 +41,7 @@ FILES = (
 FIELDS = (
     "kind", "format_version", "integrity", "created_at", "seed", "source", "n_samples", "has_responses",
     "model.name", "model.dimension", "model.weights_sha256", "model.backend", "model.normalized",
-    "model.max_seq_length", "model.precision", "model.source", "model.fingerprint",
+    "model.max_seq_length", "model.precision", "model.source", "model.fingerprint", "model.probe",
 )
 # what a refusal says for fields checked before the seal; every other field is named as such
 _FIELD_MESSAGES = {"kind": "manifest field kind", "format_version": "format version", "integrity": "integrity"}

@@ -123,9 +123,9 @@ def test_images_and_tables_land_under_files_media(monitor):
         assert projection["columns"] == ["x", "y", "source", "cluster", "novel", "text"]
         assert {r[2] for r in projection["data"]} >= {"baseline", "window"}
     novel = json.loads((files / rows[2]["tables/novel_prompts.path"]).read_text())
-    assert novel["columns"] == ["novel_cluster", "cluster_share", "cluster_size", "prompt"]
+    assert novel["columns"] == ["novel_cluster", "label", "cluster_share", "cluster_size", "prompt"]
     examples = {e for c in monitor["reports"][2].novel_clusters for e in c["examples"]}
-    assert novel["data"] and all(r[3] in examples for r in novel["data"])
+    assert novel["data"] and all(r[4] in examples for r in novel["data"])
 
 
 def test_reports_are_saved_as_run_files(monitor):

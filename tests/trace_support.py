@@ -107,8 +107,12 @@ def log_traced_calls(samples: list[Any], *, prefix: str = "live") -> tuple[str, 
 
 
 def same_report(actual: dict[str, Any], expected: dict[str, Any], where: str = "report") -> None:
-    """Two reports (``to_dict()``) agree: every field to float tolerance, but when and where the window came from."""
-    ignore = {"window", "created_at"} if where == "report" else set()
+    """Two reports (``to_dict()``) agree: every field to float tolerance, but when and where the window came from
+    and what embedding cost (the second read finds the first one's vectors in the cache, and seconds vary)."""
+    ignore = {"window", "created_at", "cost"} if where == "report" else set()
+    if where == "report" and "cost" in expected:
+        for key in ("backend", "model", "texts"):
+            assert actual["cost"][key] == expected["cost"][key], f"report.cost.{key}"
     if isinstance(expected, dict):
         assert isinstance(actual, dict) and sorted(set(actual) - ignore) == sorted(set(expected) - ignore), where
         for key in set(expected) - ignore:
