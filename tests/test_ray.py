@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from threadpoolctl import threadpool_limits
 
 from drift_tracking import demo as samples
 from drift_tracking import statistics as st
@@ -167,25 +166,29 @@ def test_20k_texts_on_ray_match_the_single_process_report(engine, baseline, embe
     pool = samples.generate(700, seed=31) + samples.generate(200, seed=32, novel_share=1.0)
     path = samples.write([{"prompt": r["prompt"]} for r in _rows(20_000, pool, 33)], tmp_path / "window.jsonl")
     on_ray = engine.check(baseline, str(path), window_info={"source": "window"})  # actors embed (cold cache)
-    # Ray's workers run BLAS on one thread; summed in another order, a distance at a cut-off can
-    # flip and take a whole novel group across its minimum size, so the local side does the same
-    with threadpool_limits(limits=1):
-        local = Monitor(baseline, embedder=embedder).check(load_texts(path), window_info={"source": "window"})
+    local = Monitor(baseline, embedder=embedder).check(load_texts(path), window_info={"source": "window"})
     assert on_ray.n_samples == local.n_samples == 20_000
     assert on_ray.tier == local.tier and on_ray.tier != "ok"
     # the same findings in the same order; their values to float tolerance
     assert [_finding(r) for r in on_ray.reasons] == [_finding(r) for r in local.reasons]
+    # Distances are summed in another order on a Ray worker (BLAS threads, block sizes). A prompt
+    # that sits exactly at a cut-off can then fall on the other side, and it is repeated ~22 times
+    # in this log (20k rows of 900 texts): shares counted from cut-offs may differ by 2 such texts.
+    # The classifier's AUC (reported, never decided on) is an iterative fit whose stopping point
+    # moves with that order too.
+    loose = {"classifier_auc": 1e-3, "novel_cluster_share": 2e-3, "outlier_share": 2e-3, "unexplained_share": 2e-3}
     for a, b in zip(on_ray.reasons, local.reasons):
         if b.get("value") is not None:  # findings without a value (calm, held ...) matched above
-            assert a["value"] == pytest.approx(b["value"], rel=1e-4, abs=1e-4), a
-    # the classifier's AUC (reported, never decided on) is an iterative fit on the same rows whose
-    # stopping point moves with the BLAS summation order, which differs between a Ray worker and here
-    loose = {"classifier_auc": 1e-3}
+            assert a["value"] == pytest.approx(b["value"], rel=1e-4, abs=loose.get(b.get("metric"), 1e-4)), a
     off = {name: (on_ray.metrics[name], value) for name, value in local.metrics.items()
            if on_ray.metrics[name] != pytest.approx(value, rel=1e-4, abs=loose.get(name, 1e-4))}
     assert not off, off
     assert on_ray.window["identity"] == local.window["identity"]
-    assert on_ray.novel_clusters == local.novel_clusters and local.novel_clusters
+    assert local.novel_clusters and len(on_ray.novel_clusters) == len(local.novel_clusters)
+    for a, b in zip(on_ray.novel_clusters, local.novel_clusters):
+        assert (a["id"], a["label"], a["examples"]) == (b["id"], b["label"], b["examples"])
+        assert abs(a["size"] - b["size"]) <= 2e-3 * on_ray.n_samples and a["distance_ratio"] == pytest.approx(
+            b["distance_ratio"], rel=1e-4)
     assert [r["cluster"] for r in on_ray.cluster_shift[:5]] == [r["cluster"] for r in local.cluster_shift[:5]]
     assert on_ray.thresholds == local.thresholds
 
