@@ -132,6 +132,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", nargs="+",
                    help="run only these detectors (names as in the table) and merge them into the existing results")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"],
+                   help="embedding backend for every detector (use another --out to keep the torch table)")
     args = p.parse_args(argv)
     if args.quick:
         args.windows = min(args.windows, 5)
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     corpus = load_corpus(args.data, seed=args.seed)
     start = time.perf_counter()
-    x, identity = embed_cached(corpus.texts, args.cache_dir)
+    x, identity = embed_cached(corpus.texts, args.cache_dir, backend=args.backend)
     embed_seconds = time.perf_counter() - start
     print(f"{len(corpus.texts)} texts embedded or read from cache in {embed_seconds:.1f} s", flush=True)
     windows = make_windows(corpus, args.sizes, args.windows, seed=args.seed)

@@ -95,11 +95,11 @@ def load_corpus(data: Path, *, n_seen: int = 60, n_baseline: int = 5000, seed: i
     return corpus
 
 
-def embed_cached(texts: list[str], cache_dir: Path) -> tuple[np.ndarray, dict]:
-    """Embeddings of ``texts`` with the bundled model, from ``cache_dir`` when already computed.
+def embed_cached(texts: list[str], cache_dir: Path, backend: str = "torch") -> tuple[np.ndarray, dict]:
+    """Embeddings of ``texts`` with the bundled model on ``backend``, from ``cache_dir`` when already computed.
 
-    The cache key is the sha256 of the bundled model's files and of the texts, so a hit
-    needs neither torch nor the model; the model identity is stored beside the vectors.
+    The cache key is the sha256 of the bundled model's files, the backend and the texts, so
+    a hit needs neither torch nor the model; the model identity is stored beside the vectors.
     Returns the (n, d) float32 array and the model identity as a dict.
     """
     import json
@@ -108,14 +108,14 @@ def embed_cached(texts: list[str], cache_dir: Path) -> tuple[np.ndarray, dict]:
 
     weights = hash_model_files(bundled_model_path())[:16]
     digest = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()[:24]
-    path = cache_dir / f"{weights}-{digest}.npy"
+    path = cache_dir / (f"{weights}-{digest}.npy" if backend == "torch" else f"{weights}-{backend}-{digest}.npy")
     meta = path.with_suffix(".json")
     if path.is_file() and meta.is_file():
         x = np.load(path, allow_pickle=False)
         identity = json.loads(meta.read_text())
         if x.shape == (len(texts), identity["dimension"]):
             return x, identity
-    embedder = Embedder(cache_dir=False)
+    embedder = Embedder(cache_dir=False, backend=backend)
     x = embedder.encode(texts, show_progress=False)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
