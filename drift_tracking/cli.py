@@ -39,7 +39,7 @@ from drift_tracking.cli_report import (
 )
 from drift_tracking.config import Config, load_config
 from drift_tracking.data import TextData, load_texts
-from drift_tracking.cli_ray import build_on_ray, check_on_ray, engine_options, in_process_backend_only, monitor_on_ray
+from drift_tracking.cli_ray import build_on_ray, check_on_ray, engine_options, monitor_on_ray
 from drift_tracking.embedding import BACKENDS, Embedder, embedder_for_baseline
 from drift_tracking.errors import DriftTrackingError
 from drift_tracking.integrations import load_baseline
@@ -295,10 +295,9 @@ def baseline_build(
     _check_baseline_out(out, force)
     config = _config(None, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path)
     if engine == "ray":
-        in_process_backend_only(embedding)
         built = build_on_ray(data, config, model=model, batch_size=batch_size, device=device, ray_address=ray_address,
                              text_column=text_column, response_column=response_column, clusters=clusters,
-                             window_size=window_size, seed=seed)
+                             window_size=window_size, seed=seed, embedding=embedding)
         _save_built(built, out, force, register_name, aliases, tracking_uri, use_wandb, wandb_project, wandb_dir)
         return
     texts = _load(data, text_column, response_column, config, tracking_uri)
@@ -395,9 +394,8 @@ def check(
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column,
                      feedback_path=feedback_path, history_dir=history_dir)
     if engine == "ray":
-        in_process_backend_only(embedding)
-        monitor, report = check_on_ray(data, baseline_uri, tracking_uri, text_column, response_column, config,
-                                       model, device, batch_size, strict, ray_address)
+        monitor, report = check_on_ray(data, _load_baseline(baseline_uri, tracking_uri), text_column, response_column,
+                                       config, model, device, batch_size, strict, ray_address, embedding)
     else:
         loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column,
                                                  config, model, device, batch_size, embedding=embedding)
@@ -466,9 +464,9 @@ def monitor(
     config = _config(config_path, golden_path=golden_path, reward_column=reward_column, feedback_path=feedback_path,
                      history_dir=history_dir, freq=freq, timestamp_column=timestamp_column, min_window=min_window)
     if engine == "ray":
-        in_process_backend_only(embedding)
-        runner, windows = monitor_on_ray(data, baseline_uri, tracking_uri, text_column, response_column, config,
-                                         model, device, batch_size, strict, ray_address)
+        runner, windows = monitor_on_ray(data, _load_baseline(baseline_uri, tracking_uri), text_column,
+                                         response_column, config, model, device, batch_size, strict, ray_address,
+                                         embedding)
     else:
         loaded, texts, embedder = _window_inputs(baseline_uri, tracking_uri, data, text_column, response_column,
                                                  config, model, device, batch_size, embedding=embedding,

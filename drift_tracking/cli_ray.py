@@ -15,7 +15,6 @@ from drift_tracking.baseline import Baseline
 from drift_tracking.config import Config
 from drift_tracking.engines import ENGINES
 from drift_tracking.errors import ConfigError
-from drift_tracking.integrations import load_baseline
 from drift_tracking.monitor import History, Monitor
 from drift_tracking.quality import QualitySource, reference_values
 from drift_tracking.report import DriftReport
@@ -44,15 +43,15 @@ def _ray_engine(address: str | None, device: str) -> Any:
     return RayEngine(address, gpus=device != "cpu")
 
 
-def _ray_inputs(baseline_uri: str, tracking_uri: str | None, data: str, config: Config, model: str | None,
-                batch_size: int) -> tuple[Baseline, Any, QualitySource | None]:
-    """What check and monitor on Ray start from: the baseline, its actors' embedder, the golden set."""
+def _ray_inputs(loaded: Baseline, data: str, config: Config, model: str | None, batch_size: int,
+                embedding: dict[str, Any]) -> tuple[Any, QualitySource | None]:
+    """What check and monitor on Ray start from: the actors' embedder for the baseline, the golden set."""
     from drift_tracking.engines.ray_engine import embedder_factory
 
-    loaded = load_baseline(baseline_uri, tracking_uri=tracking_uri)
+    in_process_backend_only(embedding)
     make_embedder = embedder_factory(model, baseline=loaded, allowed_models=config.embedding.allowed_models,
                                      batch_size=batch_size)
-    return loaded, make_embedder, _ray_quality(config, data, make_embedder)
+    return make_embedder, _ray_quality(config, data, make_embedder)
 
 
 def _ray_quality(config: Config, data: str, make_embedder: Any) -> QualitySource | None:
@@ -66,10 +65,11 @@ def _ray_quality(config: Config, data: str, make_embedder: Any) -> QualitySource
 
 def build_on_ray(data: str, config: Config, *, model: str | None, batch_size: int, device: str,
                  ray_address: str | None, text_column: str, response_column: str | None, clusters: int | None,
-                 window_size: int | None, seed: int) -> Baseline:
+                 window_size: int | None, seed: int, embedding: dict[str, Any]) -> Baseline:
     """``baseline build --engine ray``: the log embedded on the cluster, the baseline fitted here."""
     from drift_tracking.engines.ray_engine import embedder_factory
 
+    in_process_backend_only(embedding)
     make_embedder = embedder_factory(model, batch_size=batch_size)
     quality = _ray_quality(config, data, make_embedder)
     reference = reference_values(golden=quality.golden) if quality else {}
@@ -80,11 +80,11 @@ def build_on_ray(data: str, config: Config, *, model: str | None, batch_size: in
 
 
 def check_on_ray(
-    data: str, baseline_uri: str, tracking_uri: str | None, text_column: str, response_column: str | None,
-    config: Config, model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None,
+    data: str, loaded: Baseline, text_column: str, response_column: str | None, config: Config,
+    model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None, embedding: dict[str, Any],
 ) -> tuple[Monitor, DriftReport]:
     """``check --engine ray``: the window is read, embedded and measured on the cluster, decided here."""
-    loaded, make_embedder, quality = _ray_inputs(baseline_uri, tracking_uri, data, config, model, batch_size)
+    make_embedder, quality = _ray_inputs(loaded, data, config, model, batch_size, embedding)
     history = History.for_baseline(loaded, config.monitor.history) if config.monitor.history else None
     monitor = Monitor(loaded, policy=config.policy(), history=history, strict=strict)
     report = _ray_engine(ray_address, device).check(
@@ -95,11 +95,11 @@ def check_on_ray(
 
 
 def monitor_on_ray(
-    data: str, baseline_uri: str, tracking_uri: str | None, text_column: str, response_column: str | None,
-    config: Config, model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None,
+    data: str, loaded: Baseline, text_column: str, response_column: str | None, config: Config,
+    model: str | None, device: str, batch_size: int, strict: bool, ray_address: str | None, embedding: dict[str, Any],
 ) -> tuple[Monitor, Any]:
     """``monitor --engine ray``: the monitor and its windows, each measured on the cluster as it comes."""
-    loaded, make_embedder, quality = _ray_inputs(baseline_uri, tracking_uri, data, config, model, batch_size)
+    make_embedder, quality = _ray_inputs(loaded, data, config, model, batch_size, embedding)
     runner = Monitor(loaded, policy=config.policy(), history=History.for_baseline(loaded, config.monitor.history),
                      min_window=config.monitor.min_window, strict=strict)
     windows = _ray_engine(ray_address, device).monitor(

@@ -275,6 +275,9 @@ def test_ray_errors_are_one_line_exit_2(engine, baseline, tmp_path):
     reward = CliRunner().invoke(main, ["check", str(column), "--baseline", baseline_dir, "--engine", "ray",
                                        "--reward-column", "topic"])
     assert reward.exit_code == 2 and "--engine local" in reward.output
+    onnx = CliRunner().invoke(main, ["check", str(column), "--baseline", baseline_dir, "--engine", "ray",
+                                     "--backend", "onnx"])
+    assert onnx.exit_code == 2 and "drop --backend" in onnx.output and "Traceback" not in onnx.output
 
 
 @pytest.mark.slow
